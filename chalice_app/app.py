@@ -1,0 +1,36 @@
+"""Wiring of the order pipeline's Lambda functions: routes and event handlers, a few lines each."""
+
+from typing import Any
+
+from chalice import Chalice
+from chalice.app import Response, SQSEvent
+
+from chalicelib import fulfillment, orders_api
+from chalicelib.services import get_services
+
+app = Chalice(app_name="order-pipeline")
+
+FULFILLMENT_QUEUE = "order-fulfillment"
+
+
+def _correlation_id() -> str:
+    request = app.current_request
+    assert request is not None
+    return orders_api.correlation_id_from(request.headers, request.context.get("requestId"))
+
+
+@app.route("/orders/{order_id}", methods=["PUT"], content_types=["application/json"])
+def put_order(order_id: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    return orders_api.put_order(order_id, request.raw_body, _correlation_id(), get_services())
+
+
+@app.route("/orders/{order_id}", methods=["GET"])
+def get_order(order_id: str) -> Response:
+    return orders_api.get_order(order_id, _correlation_id(), get_services())
+
+
+@app.on_sqs_message(queue=FULFILLMENT_QUEUE, batch_size=10, name="process_order")
+def process_order(event: SQSEvent) -> Any:
+    return fulfillment.handle_fulfillment_batch(event.to_dict(), event.context, get_services())

@@ -1,0 +1,109 @@
+"""Reserve stock for an order exactly once, and make sure its outcome is published.
+
+Plain Python: the store and the publisher are small interfaces with DynamoDB and SNS
+adapters in chalicelib.adapters, and in-memory or moto-backed ones in tests.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from chalicelib.failures import ConflictingOrder
+from order_contracts import OrderPlaced, OrderRejected, OrderReserved, StockShortage, parse_event
+
+OrderStatus = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED"]
+OutcomeEvent = OrderReserved | OrderRejected
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    status: OrderStatus
+    at: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """The order's state as the orders table holds it."""
+
+    order_id: str
+    status: OrderStatus
+    fingerprint: str
+    history: list[HistoryEntry]
+    rejection: list[StockShortage] = field(default_factory=list)
+    # The outcome event, kept until SNS accepted it: the record is its own outbox.
+    pending_event: str | None = None
+
+
+class StockUnavailable(Exception):
+    """The reservation transaction was cancelled because some SKUs lack stock."""
+
+    def __init__(self, shortages: list[StockShortage]) -> None:
+        super().__init__(", ".join(f"{s.sku}: {s.reason}" for s in shortages))
+        self.shortages = shortages
+
+
+class OrderAlreadyRecorded(Exception):
+    """Another delivery of the same order won the race to record it."""
+
+
+class OrderStore(Protocol):
+    def get(self, order_id: str) -> OrderRecord | None: ...
+
+    def reserve(self, placed: OrderPlaced, event: OrderReserved) -> OrderRecord:
+        """Record RESERVED, decrement stock per SKU and count, in one transaction."""
+        ...
+
+    def reject(self, placed: OrderPlaced, event: OrderRejected) -> OrderRecord:
+        """Record REJECTED with its reasons and count it; stock is not touched."""
+        ...
+
+    def mark_published(self, order_id: str) -> None: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: OrderPlaced | OrderReserved | OrderRejected) -> None: ...
+
+
+def fulfil(
+    placed: OrderPlaced,
+    store: OrderStore,
+    publisher: EventPublisher,
+    now: Callable[[], datetime],
+) -> OrderRecord:
+    """Reserve the order's stock once, whatever the number of deliveries, and publish the outcome.
+
+    A retry after a crash between the write and the publish finds the outcome still pending
+    on the record and publishes it then; consumers are idempotent, so a repeat is harmless.
+    """
+    record = store.get(placed.order_id)
+    if record is None:
+        record = _record_outcome(placed, store, now)
+    if record.fingerprint != placed.order.fingerprint():
+        raise ConflictingOrder(placed.order_id)
+    if record.pending_event is not None:
+        publisher.publish(parse_event(record.pending_event))
+        store.mark_published(placed.order_id)
+    return record
+
+
+def _record_outcome(
+    placed: OrderPlaced, store: OrderStore, now: Callable[[], datetime]
+) -> OrderRecord:
+    envelope = {
+        "order_id": placed.order_id,
+        "occurred_at": now(),
+        "correlation_id": placed.correlation_id,
+        "order": placed.order,
+    }
+    try:
+        try:
+            return store.reserve(placed, OrderReserved(**envelope))
+        except StockUnavailable as unavailable:
+            return store.reject(placed, OrderRejected(**envelope, reasons=unavailable.shortages))
+    except OrderAlreadyRecorded:
+        record = store.get(placed.order_id)
+        if record is None:  # pragma: no cover - a record that won a race cannot vanish
+            raise
+        return record

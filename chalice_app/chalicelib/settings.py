@@ -1,0 +1,54 @@
+"""Settings of the Lambda functions, read from the environment once and typed."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_REQUIRED = (
+    "ORDERS_BUCKET",
+    "ORDERS_TABLE",
+    "INVENTORY_TABLE",
+    "COUNTERS_TABLE",
+    "ORDER_EVENTS_TOPIC_ARN",
+    "FULFILLMENT_DLQ_URL",
+)
+
+
+class SettingsError(RuntimeError):
+    """A required setting is missing: the message says which and where to set it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    orders_bucket: str
+    orders_table: str
+    inventory_table: str
+    counters_table: str
+    order_events_topic_arn: str
+    fulfillment_dlq_url: str
+    # Must equal maxReceiveCount of the fulfillment queue's redrive policy: on that receive
+    # the handler forwards a failing message to the DLQ itself, with its reason.
+    fulfillment_max_receive_count: int = 5
+    # API Gateway accepts 10 MB; an order is a few KB, so anything past this is abuse.
+    max_body_bytes: int = 64 * 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        missing = [name for name in _REQUIRED if not environ.get(name)]
+        if missing:
+            raise SettingsError(
+                f"missing environment variables {', '.join(missing)}: set them in the stage's "
+                "environment_variables in chalice_app/.chalice/config.json (or run the local stack)"
+            )
+        return cls(
+            orders_bucket=environ["ORDERS_BUCKET"],
+            orders_table=environ["ORDERS_TABLE"],
+            inventory_table=environ["INVENTORY_TABLE"],
+            counters_table=environ["COUNTERS_TABLE"],
+            order_events_topic_arn=environ["ORDER_EVENTS_TOPIC_ARN"],
+            fulfillment_dlq_url=environ["FULFILLMENT_DLQ_URL"],
+            fulfillment_max_receive_count=int(
+                environ.get("FULFILLMENT_MAX_RECEIVE_COUNT", cls.fulfillment_max_receive_count)
+            ),
+            max_body_bytes=int(environ.get("MAX_BODY_BYTES", cls.max_body_bytes)),
+        )

@@ -1,0 +1,184 @@
+"""The one description of the pipeline's AWS resources for the local stack.
+
+The CloudFormation templates define the same topics, queues, subscriptions, tables and
+bucket notification; a test compares the two.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.intake import ORDER_DOCUMENT_PREFIX
+
+# Lambda's timeout for the queue consumers (chalice_app/.chalice/config.json).
+FUNCTION_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    # AWS asks for at least six times the function timeout, so a slow batch is not redelivered
+    # to a second consumer while the first still works on it.
+    visibility_timeout: int = 6 * FUNCTION_TIMEOUT_SECONDS
+    max_receive_count: int = 5
+    retention_seconds: int = 4 * 24 * 3600
+    # Longer than the source, so a message cannot expire in the DLQ before its source would.
+    dead_letter_retention_seconds: int = 14 * 24 * 3600
+
+    @property
+    def dead_letter_name(self) -> str:
+        return f"{self.name}-dlq"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    topic: str
+    queue: str
+    filter_policy: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    hash_key: str
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name_prefix: str
+    notify_topic: str
+    key_prefix: str
+    key_suffix: str
+
+
+@dataclass(frozen=True)
+class Resources:
+    topics: tuple[str, ...]
+    queues: tuple[Queue, ...]
+    subscriptions: tuple[Subscription, ...]
+    tables: tuple[Table, ...]
+    bucket: Bucket
+
+
+RESOURCES = Resources(
+    topics=("order-intake", "order-events"),
+    queues=(Queue("order-fulfillment"),),
+    subscriptions=(Subscription(topic="order-intake", queue="order-fulfillment"),),
+    tables=(Table("orders", "order_id"), Table("inventory", "sku"), Table("counters", "name")),
+    bucket=Bucket(
+        name_prefix="order-pipeline-orders",
+        notify_topic="order-intake",
+        key_prefix=ORDER_DOCUMENT_PREFIX,
+        key_suffix=".json",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """What provisioning created: the names the handlers need, and the queues to poll."""
+
+    environment: dict[str, str]
+    topic_arns: dict[str, str]
+    queue_urls: dict[str, str]
+    queue_arns: dict[str, str]
+    bucket: str
+
+
+def provision(session: Any, resources: Resources = RESOURCES) -> Provisioned:
+    """Create every resource through boto3 (against moto, via AWS_ENDPOINT_URL or mock_aws)."""
+    sts, sns, sqs = session.client("sts"), session.client("sns"), session.client("sqs")
+    dynamodb, s3 = session.client("dynamodb"), session.client("s3")
+    account = sts.get_caller_identity()["Account"]
+    region = session.region_name
+
+    topic_arns = {name: sns.create_topic(Name=name)["TopicArn"] for name in resources.topics}
+    queue_urls: dict[str, str] = {}
+    queue_arns: dict[str, str] = {}
+    for queue in resources.queues:
+        dlq_url = sqs.create_queue(
+            QueueName=queue.dead_letter_name,
+            Attributes={"MessageRetentionPeriod": str(queue.dead_letter_retention_seconds)},
+        )["QueueUrl"]
+        queue_urls[queue.dead_letter_name] = dlq_url
+        queue_arns[queue.dead_letter_name] = _queue_arn(sqs, dlq_url)
+        redrive = {
+            "deadLetterTargetArn": queue_arns[queue.dead_letter_name],
+            "maxReceiveCount": queue.max_receive_count,
+        }
+        url = sqs.create_queue(
+            QueueName=queue.name,
+            Attributes={
+                "VisibilityTimeout": str(queue.visibility_timeout),
+                "MessageRetentionPeriod": str(queue.retention_seconds),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )["QueueUrl"]
+        queue_urls[queue.name] = url
+        queue_arns[queue.name] = _queue_arn(sqs, url)
+
+    for subscription in resources.subscriptions:
+        attributes = {"RawMessageDelivery": "true"}
+        if subscription.filter_policy is not None:
+            attributes["FilterPolicy"] = json.dumps(subscription.filter_policy)
+        sns.subscribe(
+            TopicArn=topic_arns[subscription.topic],
+            Protocol="sqs",
+            Endpoint=queue_arns[subscription.queue],
+            Attributes=attributes,
+        )
+
+    for table in resources.tables:
+        dynamodb.create_table(
+            TableName=table.name,
+            KeySchema=[{"AttributeName": table.hash_key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": table.hash_key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+    bucket = f"{resources.bucket.name_prefix}-{account}-{region}"
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "TopicConfigurations": [
+                {
+                    "TopicArn": topic_arns[resources.bucket.notify_topic],
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {
+                            "FilterRules": [
+                                {"Name": "prefix", "Value": resources.bucket.key_prefix},
+                                {"Name": "suffix", "Value": resources.bucket.key_suffix},
+                            ]
+                        }
+                    },
+                }
+            ]
+        },
+    )
+
+    environment = {
+        "ORDERS_BUCKET": bucket,
+        "ORDERS_TABLE": "orders",
+        "INVENTORY_TABLE": "inventory",
+        "COUNTERS_TABLE": "counters",
+        "ORDER_EVENTS_TOPIC_ARN": topic_arns["order-events"],
+        "ORDER_INTAKE_TOPIC_ARN": topic_arns["order-intake"],
+        "FULFILLMENT_DLQ_URL": queue_urls["order-fulfillment-dlq"],
+        "FULFILLMENT_MAX_RECEIVE_COUNT": str(_queue(resources, "order-fulfillment").max_receive_count),
+    }
+    return Provisioned(environment, topic_arns, queue_urls, queue_arns, bucket)
+
+
+def _queue(resources: Resources, name: str) -> Queue:
+    return next(queue for queue in resources.queues if queue.name == name)
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    arn: str = attributes["Attributes"]["QueueArn"]
+    return arn

@@ -1,0 +1,39 @@
+"""The order contract and the events of the pipeline, shared by the API, the handlers and the web tier.
+
+Plain Python and pydantic only: no AWS access here, so every tier can import it.
+"""
+
+from order_contracts.errors import FieldProblem, error_body, validation_error_body
+from order_contracts.events import (
+    CORRELATION_ID_ATTRIBUTE,
+    EVENT_TYPE_ATTRIBUTE,
+    OrderPlaced,
+    OrderRejected,
+    OrderReserved,
+    StockShortage,
+    order_placed,
+    parse_event,
+)
+from order_contracts.money import is_currency, round_money
+from order_contracts.order import ORDER_ID_PATTERN, Customer, Order, OrderLine, OrderRequest
+
+__all__ = [
+    "CORRELATION_ID_ATTRIBUTE",
+    "EVENT_TYPE_ATTRIBUTE",
+    "ORDER_ID_PATTERN",
+    "Customer",
+    "FieldProblem",
+    "Order",
+    "OrderLine",
+    "OrderPlaced",
+    "OrderRejected",
+    "OrderRequest",
+    "OrderReserved",
+    "StockShortage",
+    "error_body",
+    "is_currency",
+    "order_placed",
+    "parse_event",
+    "round_money",
+    "validation_error_body",
+]

@@ -1,0 +1,99 @@
+"""Versioned events of the pipeline: one definition, used by every producer and consumer."""
+
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AwareDatetime,
+    Field,
+    StrictInt,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
+
+from order_contracts.order import ContractModel, Order, OrderId, Sku
+
+# SNS message attributes set on every event: subscriptions filter on event_type, and
+# correlation_id lets every log line of every consumer be traced back to one request.
+EVENT_TYPE_ATTRIBUTE = "event_type"
+CORRELATION_ID_ATTRIBUTE = "correlation_id"
+
+CorrelationId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+]
+
+
+class EventEnvelope(ContractModel):
+    """Fields every event carries, whatever its type."""
+
+    event_version: Literal[1] = 1
+    order_id: OrderId
+    occurred_at: AwareDatetime
+    correlation_id: CorrelationId
+    order: Order
+
+    @model_validator(mode="after")
+    def _ids_agree(self) -> Self:
+        if self.order.order_id != self.order_id:
+            raise ValueError("order_id differs from order.order_id")
+        return self
+
+    def attributes(self) -> dict[str, str]:
+        """Return the message attributes to publish the event with."""
+        event_type: str = getattr(self, "event_type")
+        return {EVENT_TYPE_ATTRIBUTE: event_type, CORRELATION_ID_ATTRIBUTE: self.correlation_id}
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class OrderPlaced(EventEnvelope):
+    """An order accepted at a door (web form, web JSON API or the order API's S3 document)."""
+
+    event_type: Literal["OrderPlaced"] = "OrderPlaced"
+    source: Literal["web", "api"]
+
+
+class OrderReserved(EventEnvelope):
+    """Stock for every line was reserved in one transaction."""
+
+    event_type: Literal["OrderReserved"] = "OrderReserved"
+
+
+class StockShortage(ContractModel):
+    sku: Sku
+    reason: Literal["out_of_stock", "unknown_sku"]
+    requested: Annotated[StrictInt, Field(ge=1)]
+    available: Annotated[StrictInt, Field(ge=0)]
+
+
+class OrderRejected(EventEnvelope):
+    """The order could not be reserved; stock is untouched and the reasons say why."""
+
+    event_type: Literal["OrderRejected"] = "OrderRejected"
+    reasons: Annotated[list[StockShortage], Field(min_length=1)]
+
+
+OrderEvent = Annotated[
+    OrderPlaced | OrderReserved | OrderRejected, Field(discriminator="event_type")
+]
+_EVENT_ADAPTER: TypeAdapter[OrderPlaced | OrderReserved | OrderRejected] = TypeAdapter(OrderEvent)
+
+
+def parse_event(raw: str | bytes) -> OrderPlaced | OrderReserved | OrderRejected:
+    """Parse any pipeline event from its JSON text (money stays exact Decimal)."""
+    return _EVENT_ADAPTER.validate_json(raw)
+
+
+def order_placed(
+    order: Order, *, source: Literal["web", "api"], correlation_id: str, now: datetime
+) -> OrderPlaced:
+    """Build the OrderPlaced event both doors emit for an accepted order."""
+    return OrderPlaced(
+        order_id=order.order_id,
+        occurred_at=now,
+        correlation_id=correlation_id,
+        order=order,
+        source=source,
+    )

@@ -1,0 +1,113 @@
+"""The order contract and the events: one definition, exact money, clear errors."""
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from order_contracts import (
+    Order,
+    OrderRejected,
+    OrderRequest,
+    StockShortage,
+    parse_event,
+    round_money,
+    validation_error_body,
+)
+from order_contracts.money import MINOR_UNITS
+from tests.factories import order, placed
+from tests.vectors import INVALID, VALID, raw_body
+
+
+@pytest.mark.parametrize("case", VALID, ids=[c["name"] for c in VALID])
+def test_valid_vectors_are_accepted(case: dict) -> None:
+    request = OrderRequest.model_validate_json(raw_body(case))
+    assert request.total == sum(line.unit_price * line.quantity for line in request.lines)
+
+
+@pytest.mark.parametrize("case", INVALID, ids=[c["name"] for c in INVALID])
+def test_invalid_vectors_name_the_bad_field(case: dict) -> None:
+    with pytest.raises(ValidationError) as raised:
+        OrderRequest.model_validate_json(raw_body(case))
+    body = validation_error_body(raised.value)
+    assert case["field"] in [problem["field"] for problem in body["problems"]]
+    assert case["field"] in body["message"]
+
+
+def test_amounts_are_normalised_so_equal_orders_share_a_fingerprint() -> None:
+    a = order(lines=[("MUG-BLUE", 2, "12.3")])
+    b = order(lines=[("MUG-BLUE", 2, "12.30")])
+    assert a.lines[0].unit_price == Decimal("12.30")
+    assert str(a.total) == "24.60"
+    assert a.fingerprint() == b.fingerprint()
+    assert a.fingerprint() != order(lines=[("MUG-BLUE", 3, "12.30")]).fingerprint()
+
+
+def test_money_never_goes_through_float() -> None:
+    request = OrderRequest.model_validate_json(
+        json.dumps(
+            {
+                **VALID[0]["body"],
+                "lines": [{"sku": "MUG-BLUE", "quantity": 3, "unit_price": 0.1}],
+                "total": 0.3,
+            }
+        )
+    )
+    # 3 * 0.1 != 0.3 in binary floating point; in Decimal it is exact.
+    assert request.total == Decimal("0.30")
+
+
+def test_lines_of_one_sku_are_summed() -> None:
+    o = order(lines=[("MUG-BLUE", 1, "12.00"), ("TEA-EARLGREY", 2, "4.50"), ("MUG-BLUE", 3, "12.00")])
+    assert o.quantities_by_sku() == {"MUG-BLUE": 4, "TEA-EARLGREY": 2}
+
+
+@pytest.mark.parametrize(
+    ("currency", "digits"), [("EUR", 2), ("USD", 2), ("JPY", 0), ("KRW", 0), ("BHD", 3), ("KWD", 3), ("CLF", 4)]
+)
+def test_minor_units_follow_iso_4217(currency: str, digits: int) -> None:
+    assert MINOR_UNITS[currency] == digits
+
+
+def test_rounding_is_half_even_to_the_minor_unit() -> None:
+    assert round_money(Decimal("0.125"), "EUR") == Decimal("0.12")
+    assert round_money(Decimal("0.135"), "EUR") == Decimal("0.14")
+    assert round_money(Decimal("2.5"), "JPY") == Decimal("2")
+
+
+def test_order_id_is_validated() -> None:
+    request = OrderRequest.model_validate(VALID[0]["body"])
+    with pytest.raises(ValidationError):
+        Order.from_request("../etc/passwd", request)
+
+
+def test_events_round_trip_through_json_with_their_type() -> None:
+    event = placed(order("ord-9"), source="api")
+    parsed = parse_event(event.to_json())
+    assert parsed == event
+    assert event.attributes() == {"event_type": "OrderPlaced", "correlation_id": "corr-test"}
+
+    rejected = OrderRejected(
+        order_id="ord-9",
+        occurred_at=datetime.now(UTC),
+        correlation_id="corr-test",
+        order=order("ord-9"),
+        reasons=[StockShortage(sku="MUG-BLUE", reason="out_of_stock", requested=2, available=1)],
+    )
+    assert parse_event(rejected.to_json()) == rejected
+
+
+def test_event_order_id_must_match_its_order() -> None:
+    document = json.loads(placed(order("ord-1")).to_json())
+    document["order_id"] = "ord-2"
+    with pytest.raises(ValidationError, match="order_id differs"):
+        parse_event(json.dumps(document))
+
+
+def test_event_timestamps_must_carry_a_timezone() -> None:
+    document = json.loads(placed(order("ord-1")).to_json())
+    document["occurred_at"] = "2026-11-21T10:00:00"
+    with pytest.raises(ValidationError):
+        parse_event(json.dumps(document))

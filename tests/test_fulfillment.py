@@ -1,0 +1,235 @@
+"""process_order: reserve once per order, whatever the deliveries, doors and failures."""
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from chalicelib.adapters.dead_letters import FAILURE_REASON_ATTRIBUTE
+from chalicelib.adapters.order_store import ORDERS_REJECTED, ORDERS_RESERVED
+from chalicelib.services import get_services
+from local_stack.event_source import SqsEventSource
+from local_stack.resources import Provisioned
+from tests.conftest import EventTap, Inventory, counter, order_item, queue_messages
+from tests.factories import order, placed, s3_notification, sqs_event, sqs_record
+from tests.vectors import VALID, raw_body
+
+
+def invoke(client: Client, *records: dict[str, Any]) -> dict[str, Any]:
+    payload: dict[str, Any] = client.lambda_.invoke("process_order", sqs_event(*records)).payload
+    return payload
+
+
+def failed_ids(response: dict[str, Any]) -> list[str]:
+    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+def test_an_order_in_stock_is_reserved_and_announced(
+    client: Client, inventory: Inventory, published: EventTap
+) -> None:
+    event = placed(order("ord-1", [("MUG-BLUE", 2, "12.00"), ("TEA-EARLGREY", 1, "4.50")]))
+    assert failed_ids(invoke(client, sqs_record(event.to_json()))) == []
+
+    assert order_item("ord-1")["status"] == "RESERVED"
+    assert "pending_event" not in order_item("ord-1")
+    assert (inventory.level("MUG-BLUE"), inventory.level("TEA-EARLGREY")) == (98, 99)
+    assert counter(ORDERS_RESERVED) == 1
+    [(body, attributes)] = published.drain()
+    assert body["event_type"] == "OrderReserved"
+    assert body["order"]["order_id"] == "ord-1"
+    assert attributes == {"event_type": "OrderReserved", "correlation_id": "corr-test"}
+
+
+def test_the_same_message_delivered_twice_reserves_once(
+    client: Client, inventory: Inventory, published: EventTap
+) -> None:
+    record = sqs_record(placed(order("ord-1", [("MUG-BLUE", 3, "12.00")])).to_json())
+    invoke(client, record)
+    invoke(client, record)
+
+    assert inventory.level("MUG-BLUE") == 97
+    assert counter(ORDERS_RESERVED) == 1
+    assert [body["event_type"] for body, _ in published.drain()] == ["OrderReserved"]
+
+
+def test_lines_of_one_sku_are_decremented_together(client: Client, inventory: Inventory) -> None:
+    inventory.stock("MUG-BLUE", 4)
+    event = placed(order("ord-1", [("MUG-BLUE", 2, "12.00"), ("MUG-BLUE", 2, "12.00")]))
+    assert failed_ids(invoke(client, sqs_record(event.to_json()))) == []
+    assert order_item("ord-1")["status"] == "RESERVED"
+    assert inventory.level("MUG-BLUE") == 0
+
+
+def test_the_same_order_through_both_doors_reserves_once(
+    client: Client, aws: Provisioned, inventory: Inventory, published: EventTap
+) -> None:
+    body = raw_body(VALID[0])  # 2 x TEA-EARLGREY, 1 x MUG-BLUE
+    assert client.http.put("/orders/ord-1", headers={"Content-Type": "application/json"}, body=body).status_code == 201
+    from_api = sqs_record(s3_notification(aws.bucket, "orders/ord-1.json"))
+    web_order = order("ord-1")  # the same content, placed through the web tier
+    from_web = sqs_record(placed(web_order, source="web", correlation_id="corr-web").to_json())
+
+    assert failed_ids(invoke(client, from_api, from_web)) == []
+    assert failed_ids(invoke(client, from_web)) == []
+
+    assert (inventory.level("TEA-EARLGREY"), inventory.level("MUG-BLUE")) == (98, 99)
+    assert counter(ORDERS_RESERVED) == 1
+    assert [b["event_type"] for b, _ in published.drain()] == ["OrderReserved"]
+    assert client.http.get("/orders/ord-1").json_body["status"] == "RESERVED"
+
+
+def test_out_of_stock_is_rejected_with_the_sku_and_stock_untouched(
+    client: Client, inventory: Inventory, published: EventTap
+) -> None:
+    inventory.stock("MUG-BLUE", 1)
+    event = placed(order("ord-1", [("TEA-EARLGREY", 1, "4.50"), ("MUG-BLUE", 2, "12.00"), ("NO-SUCH", 1, "1.00")]))
+    assert failed_ids(invoke(client, sqs_record(event.to_json()))) == []
+
+    item = order_item("ord-1")
+    assert item["status"] == "REJECTED"
+    assert [(r["sku"], r["reason"], int(r["requested"]), int(r["available"])) for r in item["rejection"]] == [
+        ("MUG-BLUE", "out_of_stock", 2, 1),
+        ("NO-SUCH", "unknown_sku", 1, 0),
+    ]
+    assert (inventory.level("TEA-EARLGREY"), inventory.level("MUG-BLUE")) == (100, 1)
+    assert (counter(ORDERS_RESERVED), counter(ORDERS_REJECTED)) == (0, 1)
+    [(body, attributes)] = published.drain()
+    assert attributes["event_type"] == "OrderRejected"
+    assert [reason["sku"] for reason in body["reasons"]] == ["MUG-BLUE", "NO-SUCH"]
+
+
+class FailingOnce:
+    """Stands for a crash between the DynamoDB write and the SNS publish."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls = 0
+
+    def publish(self, event: Any) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("SNS unreachable")
+        self.real.publish(event)
+
+
+def test_a_crash_between_write_and_publish_does_not_lose_the_event(
+    client: Client, inventory: Inventory, published: EventTap
+) -> None:
+    services = get_services()
+    object.__setattr__(services, "publisher", FailingOnce(services.publisher))
+    record = sqs_record(placed(order("ord-1", [("MUG-BLUE", 1, "12.00")])).to_json())
+
+    assert failed_ids(invoke(client, record)) == [record["messageId"]]
+    assert order_item("ord-1")["status"] == "RESERVED"
+    assert "pending_event" in order_item("ord-1")
+    assert published.drain() == []
+
+    # SQS redelivers the same message; the reservation is not redone, the event is sent.
+    assert failed_ids(invoke(client, record)) == []
+    assert inventory.level("MUG-BLUE") == 99
+    assert "pending_event" not in order_item("ord-1")
+    assert [b["event_type"] for b, _ in published.drain()] == ["OrderReserved"]
+
+
+def test_a_batch_with_one_malformed_record_reports_exactly_that_record(
+    client: Client, inventory: Inventory
+) -> None:
+    good = [sqs_record(placed(order(f"ord-{n}", [("MUG-BLUE", 1, "12.00")])).to_json()) for n in range(9)]
+    bad = sqs_record('{"event_type": "OrderPlaced", "order_id": "ord-x", "order": "garbage"}')
+    response = invoke(client, *good[:4], bad, *good[4:])
+
+    assert failed_ids(response) == [bad["messageId"]]
+    assert [order_item(f"ord-{n}")["status"] for n in range(9)] == ["RESERVED"] * 9
+    assert inventory.level("MUG-BLUE") == 91
+
+
+def test_a_conflicting_order_with_a_known_id_fails_and_changes_nothing(
+    client: Client, inventory: Inventory
+) -> None:
+    invoke(client, sqs_record(placed(order("ord-1", [("MUG-BLUE", 1, "12.00")])).to_json()))
+    conflicting = sqs_record(placed(order("ord-1", [("MUG-BLUE", 5, "12.00")])).to_json())
+    assert failed_ids(invoke(client, conflicting)) == [conflicting["messageId"]]
+    assert inventory.level("MUG-BLUE") == 99
+
+
+def test_a_record_failing_on_its_last_attempt_is_dead_lettered_with_its_reason(
+    client: Client, aws: Provisioned
+) -> None:
+    poison = sqs_record("definitely not an order", receive_count=5)
+    assert failed_ids(invoke(client, poison)) == []  # handled: it is in the DLQ now
+
+    [dead] = queue_messages(aws.queue_urls["order-fulfillment-dlq"])
+    assert dead["Body"] == "definitely not an order"
+    reason = dead["MessageAttributes"][FAILURE_REASON_ATTRIBUTE]["StringValue"]
+    assert reason.startswith("InvalidMessage: message body is not JSON")
+
+
+def test_a_poison_message_reaches_the_dlq_through_the_real_queue(aws: Provisioned) -> None:
+    """Through SNS, SQS and the Lambda-like event source: retried, then dead-lettered."""
+    from app import process_order
+
+    sqs = boto3.client("sqs")
+    queue_url = aws.queue_urls["order-fulfillment"]
+    # Stand in for the passing of the visibility timeout between Lambda's attempts.
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "0"})
+    boto3.client("sns").publish(TopicArn=aws.topic_arns["order-intake"], Message='{"event_type": "OrderPlaced"}')
+    source = SqsEventSource(
+        sqs,
+        queue_url=queue_url,
+        queue_arn=aws.queue_arns["order-fulfillment"],
+        handler=process_order,
+        function_name="process_order",
+        wait_seconds=0,
+    )
+    attempts = 0
+    while source.poll_once():
+        attempts += 1
+        assert attempts <= 5, "the message should have been dead-lettered by now"
+
+    assert attempts == 5
+    assert queue_messages(queue_url) == []
+    [dead] = queue_messages(aws.queue_urls["order-fulfillment-dlq"])
+    assert json.loads(dead["Body"]) == {"event_type": "OrderPlaced"}
+    assert "OrderPlaced is invalid" in dead["MessageAttributes"][FAILURE_REASON_ATTRIBUTE]["StringValue"]
+
+
+def test_an_api_order_flows_from_s3_through_sns_to_a_reservation(
+    client: Client, aws: Provisioned, inventory: Inventory
+) -> None:
+    """The S3 notification really reaches order-intake and the fulfillment queue."""
+    from app import process_order
+
+    body = raw_body(VALID[0])
+    assert client.http.put("/orders/ord-7", headers={"Content-Type": "application/json"}, body=body).status_code == 201
+    source = SqsEventSource(
+        boto3.client("sqs"),
+        queue_url=aws.queue_urls["order-fulfillment"],
+        queue_arn=aws.queue_arns["order-fulfillment"],
+        handler=process_order,
+        function_name="process_order",
+        wait_seconds=0,
+    )
+    # S3 also sent an s3:TestEvent when the notification was configured; both are consumed.
+    delivered = sum(iter(source.poll_once, 0))
+    assert delivered == 2
+    assert queue_messages(aws.queue_urls["order-fulfillment"]) == []
+    assert queue_messages(aws.queue_urls["order-fulfillment-dlq"]) == []
+    status = client.http.get("/orders/ord-7").json_body
+    assert status["status"] == "RESERVED"
+    assert [entry["status"] for entry in status["history"]] == ["RECEIVED", "RESERVED"]
+    assert inventory.level("TEA-EARLGREY") == 98
+
+
+def test_s3_test_events_are_consumed_and_ignored(client: Client, aws: Provisioned) -> None:
+    body = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": aws.bucket})
+    assert failed_ids(invoke(client, sqs_record(body))) == []
+    assert queue_messages(aws.queue_urls["order-fulfillment-dlq"]) == []
+
+
+@pytest.mark.parametrize("attempt", [1, 4])
+def test_earlier_attempts_are_left_to_sqs_retries(client: Client, aws: Provisioned, attempt: int) -> None:
+    record = sqs_record("not json", receive_count=attempt)
+    assert failed_ids(invoke(client, record)) == [record["messageId"]]
+    assert queue_messages(aws.queue_urls["order-fulfillment-dlq"]) == []
