@@ -2,8 +2,7 @@
 
 from typing import Any
 
-from chalice import Chalice
-from chalice.app import Response, SQSEvent
+from chalice.app import Chalice, Response, SQSEvent
 
 from chalicelib import fulfillment, orders_api
 from chalicelib.services import get_services

@@ -20,7 +20,7 @@ def stop_tracking_moto_models() -> None:
 
     moto tracks instances only for its /moto-api data dump, which the local stack does not use.
     """
-    common_models.BaseModel.__new__ = staticmethod(  # type: ignore[assignment,method-assign]
+    common_models.BaseModel.__new__ = staticmethod(  # type: ignore[method-assign]
         lambda cls, *args, **kwargs: object.__new__(cls)
     )
 

@@ -169,7 +169,9 @@ def provision(session: Any, resources: Resources = RESOURCES) -> Provisioned:
         "ORDER_EVENTS_TOPIC_ARN": topic_arns["order-events"],
         "ORDER_INTAKE_TOPIC_ARN": topic_arns["order-intake"],
         "FULFILLMENT_DLQ_URL": queue_urls["order-fulfillment-dlq"],
-        "FULFILLMENT_MAX_RECEIVE_COUNT": str(_queue(resources, "order-fulfillment").max_receive_count),
+        "FULFILLMENT_MAX_RECEIVE_COUNT": str(
+            _queue(resources, "order-fulfillment").max_receive_count
+        ),
     }
     return Provisioned(environment, topic_arns, queue_urls, queue_arns, bucket)
 

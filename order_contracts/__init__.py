@@ -1,4 +1,4 @@
-"""The order contract and the events of the pipeline, shared by the API, the handlers and the web tier.
+"""The order contract and the pipeline's events, shared by the API, handlers and web tier.
 
 Plain Python and pydantic only: no AWS access here, so every tier can import it.
 """

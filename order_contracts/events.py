@@ -27,6 +27,7 @@ CorrelationId = Annotated[
 class EventEnvelope(ContractModel):
     """Fields every event carries, whatever its type."""
 
+    event_type: str
     event_version: Literal[1] = 1
     order_id: OrderId
     occurred_at: AwareDatetime
@@ -41,8 +42,10 @@ class EventEnvelope(ContractModel):
 
     def attributes(self) -> dict[str, str]:
         """Return the message attributes to publish the event with."""
-        event_type: str = getattr(self, "event_type")
-        return {EVENT_TYPE_ATTRIBUTE: event_type, CORRELATION_ID_ATTRIBUTE: self.correlation_id}
+        return {
+            EVENT_TYPE_ATTRIBUTE: self.event_type,
+            CORRELATION_ID_ATTRIBUTE: self.correlation_id,
+        }
 
     def to_json(self) -> str:
         return self.model_dump_json()

@@ -80,7 +80,8 @@ class OrderRequest(ContractModel):
         expected = sum((line.unit_price * line.quantity for line in self.lines), Decimal(0))
         if self.total != expected:
             raise _money_error(
-                "total", f"is {self.total} but the lines add up to {round_money(expected, currency)}"
+                "total",
+                f"is {self.total} but the lines add up to {round_money(expected, currency)}",
             )
         # Normalise amounts to the currency's minor unit so 12.3 and 12.30 are the same order.
         lines = [

@@ -44,7 +44,13 @@ class Inventory:
 
     def stock(self, sku: str, units: int, price: str = "4.50", currency: str = "EUR") -> None:
         self._table.put_item(
-            Item={"sku": sku, "name": sku.title(), "stock": units, "price": Decimal(price), "currency": currency}
+            Item={
+                "sku": sku,
+                "name": sku.title(),
+                "stock": units,
+                "price": Decimal(price),
+                "currency": currency,
+            }
         )
 
     def level(self, sku: str) -> int:
@@ -71,7 +77,9 @@ class EventTap:
     def __init__(self, provisioned: Provisioned) -> None:
         self._sqs = boto3.client("sqs")
         self.url = self._sqs.create_queue(QueueName="test-order-events-tap")["QueueUrl"]
-        arn = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         boto3.client("sns").subscribe(
             TopicArn=provisioned.topic_arns["order-events"],
             Protocol="sqs",
@@ -89,7 +97,9 @@ class EventTap:
             if not messages:
                 return events
             for message in messages:
-                attributes = {k: v["StringValue"] for k, v in message.get("MessageAttributes", {}).items()}
+                attributes = {
+                    k: v["StringValue"] for k, v in message.get("MessageAttributes", {}).items()
+                }
                 events.append((json.loads(message["Body"]), attributes))
                 self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
 
@@ -100,9 +110,12 @@ def published(aws: Provisioned) -> EventTap:
 
 
 def order_item(order_id: str) -> dict[str, Any] | None:
-    item: dict[str, Any] | None = boto3.resource("dynamodb").Table("orders").get_item(
-        Key={"order_id": order_id}, ConsistentRead=True
-    ).get("Item")
+    item: dict[str, Any] | None = (
+        boto3.resource("dynamodb")
+        .Table("orders")
+        .get_item(Key={"order_id": order_id}, ConsistentRead=True)
+        .get("Item")
+    )
     return item
 
 

@@ -17,7 +17,9 @@ FULFILLMENT_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:order-fulfillment"
 NOW = "2026-11-21T10:00:00+00:00"
 
 
-def order(order_id: str = "ord-1", lines: list[tuple[str, int, str]] | None = None, **changes: Any) -> Order:
+def order(
+    order_id: str = "ord-1", lines: list[tuple[str, int, str]] | None = None, **changes: Any
+) -> Order:
     """An order for the given (sku, quantity, unit price) lines, total computed."""
     body: dict[str, Any] = json.loads(json.dumps(VALID[0]["body"]))
     if lines is not None:
@@ -31,7 +33,10 @@ def placed(order_: Order, source: str = "web", correlation_id: str = "corr-test"
     from datetime import datetime
 
     return order_placed(
-        order_, source=source, correlation_id=correlation_id, now=datetime.fromisoformat(NOW)  # type: ignore[arg-type]
+        order_,
+        source=source,
+        correlation_id=correlation_id,
+        now=datetime.fromisoformat(NOW),  # type: ignore[arg-type]
     )
 
 
@@ -53,7 +58,12 @@ def sqs_record(
             "ApproximateFirstReceiveTimestamp": "1700000000000",
         },
         "messageAttributes": {
-            name: {"stringValue": value, "dataType": "String", "stringListValues": [], "binaryListValues": []}
+            name: {
+                "stringValue": value,
+                "dataType": "String",
+                "stringListValues": [],
+                "binaryListValues": [],
+            }
             for name, value in (attributes or {}).items()
         },
         "md5OfBody": "",

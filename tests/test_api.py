@@ -24,7 +24,11 @@ def stored_keys(provisioned: Provisioned) -> list[str]:
 def test_put_stores_the_order_document_once(client: Client, aws: Provisioned) -> None:
     response = put(client, "ord-1", raw_body(VALID[0]), {"X-Correlation-Id": "corr-42"})
     assert response.status_code == 201
-    assert response.json_body == {"order_id": "ord-1", "status": "RECEIVED", "links": {"self": "/orders/ord-1"}}
+    assert response.json_body == {
+        "order_id": "ord-1",
+        "status": "RECEIVED",
+        "links": {"self": "/orders/ord-1"},
+    }
     assert response.headers["Location"] == "/orders/ord-1"
     document = json.loads(
         boto3.client("s3").get_object(Bucket=aws.bucket, Key="orders/ord-1.json")["Body"].read()
@@ -35,7 +39,9 @@ def test_put_stores_the_order_document_once(client: Client, aws: Provisioned) ->
     assert document["order"]["total"] == "21.00"
 
 
-def test_same_body_again_is_a_success_that_changes_nothing(client: Client, aws: Provisioned) -> None:
+def test_same_body_again_is_a_success_that_changes_nothing(
+    client: Client, aws: Provisioned
+) -> None:
     assert put(client, "ord-1", raw_body(VALID[0])).status_code == 201
     s3 = boto3.client("s3")
     first = s3.head_object(Bucket=aws.bucket, Key="orders/ord-1.json")
@@ -67,7 +73,9 @@ def test_every_invalid_body_is_400_naming_the_field_and_stores_nothing(
 
 
 @pytest.mark.parametrize("order_id", ["-starts-with-dash", "a" * 65, "has.dot", "bang!"])
-def test_bad_order_ids_are_400_and_store_nothing(client: Client, aws: Provisioned, order_id: str) -> None:
+def test_bad_order_ids_are_400_and_store_nothing(
+    client: Client, aws: Provisioned, order_id: str
+) -> None:
     response = put(client, order_id, raw_body(VALID[0]))
     assert response.status_code == 400
     assert response.json_body["problems"][0]["field"] == "order_id"

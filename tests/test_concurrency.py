@@ -59,4 +59,6 @@ def test_ten_concurrent_orders_for_the_last_three_units(local_aws: Provisioned) 
     for n in range(10):
         item = order_item(f"ord-{n}")
         if item["status"] == "REJECTED":
-            assert [(r["sku"], r["reason"]) for r in item["rejection"]] == [("MUG-BLUE", "out_of_stock")]
+            assert [(r["sku"], r["reason"]) for r in item["rejection"]] == [
+                ("MUG-BLUE", "out_of_stock")
+            ]

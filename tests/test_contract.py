@@ -60,12 +60,15 @@ def test_money_never_goes_through_float() -> None:
 
 
 def test_lines_of_one_sku_are_summed() -> None:
-    o = order(lines=[("MUG-BLUE", 1, "12.00"), ("TEA-EARLGREY", 2, "4.50"), ("MUG-BLUE", 3, "12.00")])
+    o = order(
+        lines=[("MUG-BLUE", 1, "12.00"), ("TEA-EARLGREY", 2, "4.50"), ("MUG-BLUE", 3, "12.00")]
+    )
     assert o.quantities_by_sku() == {"MUG-BLUE": 4, "TEA-EARLGREY": 2}
 
 
 @pytest.mark.parametrize(
-    ("currency", "digits"), [("EUR", 2), ("USD", 2), ("JPY", 0), ("KRW", 0), ("BHD", 3), ("KWD", 3), ("CLF", 4)]
+    ("currency", "digits"),
+    [("EUR", 2), ("USD", 2), ("JPY", 0), ("KRW", 0), ("BHD", 3), ("KWD", 3), ("CLF", 4)],
 )
 def test_minor_units_follow_iso_4217(currency: str, digits: int) -> None:
     assert MINOR_UNITS[currency] == digits

@@ -66,7 +66,12 @@ def test_the_same_order_through_both_doors_reserves_once(
     client: Client, aws: Provisioned, inventory: Inventory, published: EventTap
 ) -> None:
     body = raw_body(VALID[0])  # 2 x TEA-EARLGREY, 1 x MUG-BLUE
-    assert client.http.put("/orders/ord-1", headers={"Content-Type": "application/json"}, body=body).status_code == 201
+    assert (
+        client.http.put(
+            "/orders/ord-1", headers={"Content-Type": "application/json"}, body=body
+        ).status_code
+        == 201
+    )
     from_api = sqs_record(s3_notification(aws.bucket, "orders/ord-1.json"))
     web_order = order("ord-1")  # the same content, placed through the web tier
     from_web = sqs_record(placed(web_order, source="web", correlation_id="corr-web").to_json())
@@ -84,12 +89,18 @@ def test_out_of_stock_is_rejected_with_the_sku_and_stock_untouched(
     client: Client, inventory: Inventory, published: EventTap
 ) -> None:
     inventory.stock("MUG-BLUE", 1)
-    event = placed(order("ord-1", [("TEA-EARLGREY", 1, "4.50"), ("MUG-BLUE", 2, "12.00"), ("NO-SUCH", 1, "1.00")]))
+    event = placed(
+        order(
+            "ord-1", [("TEA-EARLGREY", 1, "4.50"), ("MUG-BLUE", 2, "12.00"), ("NO-SUCH", 1, "1.00")]
+        )
+    )
     assert failed_ids(invoke(client, sqs_record(event.to_json()))) == []
 
     item = order_item("ord-1")
     assert item["status"] == "REJECTED"
-    assert [(r["sku"], r["reason"], int(r["requested"]), int(r["available"])) for r in item["rejection"]] == [
+    assert [
+        (r["sku"], r["reason"], int(r["requested"]), int(r["available"])) for r in item["rejection"]
+    ] == [
         ("MUG-BLUE", "out_of_stock", 2, 1),
         ("NO-SUCH", "unknown_sku", 1, 0),
     ]
@@ -136,7 +147,10 @@ def test_a_crash_between_write_and_publish_does_not_lose_the_event(
 def test_a_batch_with_one_malformed_record_reports_exactly_that_record(
     client: Client, inventory: Inventory
 ) -> None:
-    good = [sqs_record(placed(order(f"ord-{n}", [("MUG-BLUE", 1, "12.00")])).to_json()) for n in range(9)]
+    good = [
+        sqs_record(placed(order(f"ord-{n}", [("MUG-BLUE", 1, "12.00")])).to_json())
+        for n in range(9)
+    ]
     bad = sqs_record('{"event_type": "OrderPlaced", "order_id": "ord-x", "order": "garbage"}')
     response = invoke(client, *good[:4], bad, *good[4:])
 
@@ -174,7 +188,9 @@ def test_a_poison_message_reaches_the_dlq_through_the_real_queue(aws: Provisione
     queue_url = aws.queue_urls["order-fulfillment"]
     # Stand in for the passing of the visibility timeout between Lambda's attempts.
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "0"})
-    boto3.client("sns").publish(TopicArn=aws.topic_arns["order-intake"], Message='{"event_type": "OrderPlaced"}')
+    boto3.client("sns").publish(
+        TopicArn=aws.topic_arns["order-intake"], Message='{"event_type": "OrderPlaced"}'
+    )
     source = SqsEventSource(
         sqs,
         queue_url=queue_url,
@@ -192,7 +208,10 @@ def test_a_poison_message_reaches_the_dlq_through_the_real_queue(aws: Provisione
     assert queue_messages(queue_url) == []
     [dead] = queue_messages(aws.queue_urls["order-fulfillment-dlq"])
     assert json.loads(dead["Body"]) == {"event_type": "OrderPlaced"}
-    assert "OrderPlaced is invalid" in dead["MessageAttributes"][FAILURE_REASON_ATTRIBUTE]["StringValue"]
+    assert (
+        "OrderPlaced is invalid"
+        in dead["MessageAttributes"][FAILURE_REASON_ATTRIBUTE]["StringValue"]
+    )
 
 
 def test_an_api_order_flows_from_s3_through_sns_to_a_reservation(
@@ -202,7 +221,12 @@ def test_an_api_order_flows_from_s3_through_sns_to_a_reservation(
     from app import process_order
 
     body = raw_body(VALID[0])
-    assert client.http.put("/orders/ord-7", headers={"Content-Type": "application/json"}, body=body).status_code == 201
+    assert (
+        client.http.put(
+            "/orders/ord-7", headers={"Content-Type": "application/json"}, body=body
+        ).status_code
+        == 201
+    )
     source = SqsEventSource(
         boto3.client("sqs"),
         queue_url=aws.queue_urls["order-fulfillment"],
@@ -229,7 +253,9 @@ def test_s3_test_events_are_consumed_and_ignored(client: Client, aws: Provisione
 
 
 @pytest.mark.parametrize("attempt", [1, 4])
-def test_earlier_attempts_are_left_to_sqs_retries(client: Client, aws: Provisioned, attempt: int) -> None:
+def test_earlier_attempts_are_left_to_sqs_retries(
+    client: Client, aws: Provisioned, attempt: int
+) -> None:
     record = sqs_record("not json", receive_count=attempt)
     assert failed_ids(invoke(client, record)) == [record["messageId"]]
     assert queue_messages(aws.queue_urls["order-fulfillment-dlq"]) == []

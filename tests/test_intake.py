@@ -31,7 +31,10 @@ def test_order_placed_from_the_web_tier_decodes_without_s3() -> None:
 def test_s3_notification_reads_the_document_it_points_to() -> None:
     event = placed(order("ord-1"), source="api")
     documents = Documents({(BUCKET, "orders/ord-1.json"): event.to_json()})
-    assert decode_intake_message(s3_notification(BUCKET, "orders/ord-1.json"), documents.fetch) == event
+    assert (
+        decode_intake_message(s3_notification(BUCKET, "orders/ord-1.json"), documents.fetch)
+        == event
+    )
 
 
 def test_s3_keys_are_url_decoded() -> None:
@@ -62,7 +65,10 @@ def test_sns_envelope_is_unwrapped_when_raw_delivery_is_off() -> None:
         ('{"hello": "world"}', "neither an S3 notification nor an OrderPlaced"),
         ('{"event_type": "OrderPlaced", "order_id": "x"}', "OrderPlaced is invalid"),
         ('{"Records": []}', "exactly one record"),
-        (s3_notification(BUCKET, "orders/ord-1.json", "ObjectRemoved:Delete"), "unexpected S3 event"),
+        (
+            s3_notification(BUCKET, "orders/ord-1.json", "ObjectRemoved:Delete"),
+            "unexpected S3 event",
+        ),
         (s3_notification(BUCKET, "uploads/ord-1.json"), "is not an order document"),
     ],
 )

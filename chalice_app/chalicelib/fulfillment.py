@@ -46,7 +46,10 @@ def handle_intake_record(record: SQSRecord, services: Services) -> None:
             attempt = int(record.attributes.approximate_receive_count or 1)
             if attempt < services.settings.fulfillment_max_receive_count:
                 log = logger.error if isinstance(failure, PermanentFailure) else logger.exception
-                log("record failed; SQS will redeliver it", extra={"attempt": attempt, "reason": reason})
+                log(
+                    "record failed; SQS will redeliver it",
+                    extra={"attempt": attempt, "reason": reason},
+                )
                 raise
             # Last attempt: SQS would move it to the DLQ without a word, so we do, with the reason.
             logger.error("record dead-lettered", extra={"attempt": attempt, "reason": reason})

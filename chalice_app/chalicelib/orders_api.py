@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 from pydantic import ValidationError
 
 from chalicelib.adapters.documents import DocumentConflict
@@ -36,7 +36,7 @@ def correlation_id_from(headers: Mapping[str, str], request_id: str | None) -> s
 
 
 def put_order(
-    order_id: str, raw_body: bytes, correlation_id: str, services: Services
+    order_id: str, raw_body: bytes | str, correlation_id: str, services: Services
 ) -> Response:
     """Validate the body and store the order document once (PUT is idempotent)."""
     with log_context(order_id=order_id, correlation_id=correlation_id):
@@ -49,6 +49,8 @@ def put_order(
                     [FieldProblem("order_id", "must be 1-64 letters, digits, '-' or '_'")],
                 ),
             )
+        if isinstance(raw_body, str):
+            raw_body = raw_body.encode()
         if len(raw_body) > services.settings.max_body_bytes:
             return _json(
                 413,

@@ -32,14 +32,14 @@ _services: Services | None = None
 
 
 def get_services() -> Services:
-    global _services  # noqa: PLW0603 - one set of clients per Lambda container, by design
+    global _services
     if _services is None:
         _services = build_services(Settings.from_env())
     return _services
 
 
 def reset_services() -> None:
-    global _services  # noqa: PLW0603
+    global _services
     _services = None
 
 

@@ -18,7 +18,13 @@ class SqsDeadLetters:
             QueueUrl=self.queue_url,
             MessageBody=body,
             MessageAttributes={
-                FAILURE_REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:_MAX_REASON]},
-                SOURCE_MESSAGE_ID_ATTRIBUTE: {"DataType": "String", "StringValue": source_message_id},
+                FAILURE_REASON_ATTRIBUTE: {
+                    "DataType": "String",
+                    "StringValue": reason[:_MAX_REASON],
+                },
+                SOURCE_MESSAGE_ID_ATTRIBUTE: {
+                    "DataType": "String",
+                    "StringValue": source_message_id,
+                },
             },
         )

@@ -62,7 +62,7 @@ class S3OrderDocuments:
     def received_at(self, order_id: str) -> datetime | None:
         """When the document of order_id was stored, or None if there is none."""
         head = self._head(order_id)
-        return None if head is None else head["LastModified"]  # type: ignore[no-any-return]
+        return None if head is None else head["LastModified"]
 
     def _head(self, order_id: str) -> dict[str, Any] | None:
         try:

@@ -1,5 +1,6 @@
 """The orders, inventory and counters tables in DynamoDB."""
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -152,11 +153,11 @@ class DynamoOrderStore:
         }
 
 
-def _failed_condition(reasons: list[dict[str, Any]], position: int) -> bool:
+def _failed_condition(reasons: Sequence[Mapping[str, Any]], position: int) -> bool:
     return position < len(reasons) and reasons[position].get("Code") == "ConditionalCheckFailed"
 
 
-def _shortage(sku: str, requested: int, reason: dict[str, Any]) -> StockShortage:
+def _shortage(sku: str, requested: int, reason: Mapping[str, Any]) -> StockShortage:
     if "Item" not in reason:
         return StockShortage(sku=sku, reason="unknown_sku", requested=requested, available=0)
     available = int(_from_item(reason["Item"]).get("stock", 0))

@@ -1,0 +1,51 @@
+"""Package the Chalice app for CloudFormation, with what `chalice package` cannot express.
+
+Usage: python -m local_stack.package OUTPUT_DIR [--stage STAGE]
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
+MERGE_TEMPLATE = CHALICE_DIR / "merge-template.json"
+
+
+def package(output_dir: Path, stage: str = "dev") -> Path:
+    """Run chalice package with the merge template; return the SAM template's path."""
+    environment = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+    chalice = Path(sys.executable).with_name("chalice")
+    subprocess.run(
+        [
+            str(chalice),
+            "package",
+            "--stage",
+            stage,
+            "--merge-template",
+            str(MERGE_TEMPLATE),
+            str(output_dir.resolve()),
+        ],
+        cwd=CHALICE_DIR,
+        env=environment,
+        check=True,
+    )
+    return output_dir / "sam.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("output_dir", type=Path, help="where to write sam.json and deployment.zip")
+    parser.add_argument("--stage", default="dev", help="Chalice stage (default: dev)")
+    arguments = parser.parse_args()
+    print(f"==> chalice package --stage {arguments.stage} (downloads wheels on first run)")
+    template = package(arguments.output_dir, arguments.stage)
+    print(f"==> wrote {template} and {template.with_name('deployment.zip')}")
+
+
+if __name__ == "__main__":
+    main()

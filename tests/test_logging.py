@@ -1,0 +1,57 @@
+"""Every log line about an order carries the order id and the correlation id."""
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.observability import logger
+from tests.conftest import Inventory
+from tests.factories import order, placed, sqs_event, sqs_record
+from tests.vectors import INVALID, VALID, raw_body
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """What the JSON logger writes (to stdout in Lambda), as its formatter writes it."""
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)
+
+
+def json_lines(output: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.getvalue().splitlines()]
+
+
+def test_handler_logs_carry_order_and_correlation_ids(
+    client: Client, inventory: Inventory, log_output: io.StringIO
+) -> None:
+    records = [
+        sqs_record(placed(order(f"ord-{n}"), correlation_id=f"corr-{n}").to_json())
+        for n in range(3)
+    ]
+    client.lambda_.invoke("process_order", sqs_event(*records))
+
+    lines = json_lines(log_output)
+    assert len(lines) >= 3
+    for line in lines:
+        assert line["correlation_id"] == line["order_id"].replace("ord-", "corr-"), line
+    assert {line["order_id"] for line in lines} == {"ord-0", "ord-1", "ord-2"}
+
+
+def test_api_logs_carry_order_and_correlation_ids(client: Client, log_output: io.StringIO) -> None:
+    headers = {"Content-Type": "application/json", "X-Correlation-Id": "corr-api"}
+    client.http.put("/orders/ord-1", headers=headers, body=raw_body(VALID[0]))
+    client.http.put("/orders/ord-2", headers=headers, body=raw_body(INVALID[0]))
+
+    lines = json_lines(log_output)
+    assert [line["order_id"] for line in lines] == ["ord-1", "ord-2"]
+    assert all(line["correlation_id"] == "corr-api" for line in lines)
+    assert lines[1]["problems"][0]["field"] == "customer"
