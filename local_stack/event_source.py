@@ -5,6 +5,7 @@ redrive policy: with ReportBatchItemFailures only the reported records stay; if 
 raises, the whole batch stays.
 """
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from chalice.local import LambdaContext
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
+log = logging.getLogger(__name__)
 
 
 def lambda_sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -73,7 +75,10 @@ class SqsEventSource:
         event = {"Records": [lambda_sqs_record(m, self.queue_arn, self._region) for m in messages]}
         try:
             response = self._handler(event, LambdaContext(self._function_name, 512))
-        except Exception:  # noqa: BLE001 - Lambda's rule: a raising handler fails the whole batch
+        except Exception:  # Lambda's rule: a raising handler fails the whole batch
+            log.exception(
+                "%s failed; the batch of %d stays on the queue", self._function_name, len(messages)
+            )
             return len(messages)
         failed = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]

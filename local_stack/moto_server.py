@@ -1,6 +1,9 @@
 """moto as a local AWS on 127.0.0.1, safe for concurrent clients and flat in memory."""
 
+import io
+import json
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -37,8 +40,35 @@ class _Serialised:
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":
+            return self._long_poll(environ, start_response)
         with self._lock:
             return list(self._app(environ, start_response))
+
+    def _long_poll(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        """Wait for messages outside the lock: moto would sleep inside it and stall everyone."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        deadline = time.monotonic() + min(int(request.pop("WaitTimeSeconds", 0)), 20)
+        body = json.dumps({**request, "WaitTimeSeconds": 0}).encode()
+        response: dict[str, Any] = {}
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            response.update(status=status, headers=headers)
+
+        while True:
+            attempt = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+            with self._lock:
+                chunks = list(self._app(attempt, keep))
+            received = response["status"].startswith("200") and json.loads(
+                b"".join(chunks) or b"{}"
+            ).get("Messages")
+            if received or not response["status"].startswith("200") or time.monotonic() >= deadline:
+                start_response(response["status"], response["headers"])
+                return chunks
+            time.sleep(0.05)
 
 
 class LocalAws:

@@ -55,3 +55,15 @@ def test_api_logs_carry_order_and_correlation_ids(client: Client, log_output: io
     assert [line["order_id"] for line in lines] == ["ord-1", "ord-2"]
     assert all(line["correlation_id"] == "corr-api" for line in lines)
     assert lines[1]["problems"][0]["field"] == "customer"
+
+
+def test_a_failing_record_logs_the_publishers_correlation_id(
+    client: Client, log_output: io.StringIO
+) -> None:
+    record = sqs_record("not an order", attributes={"correlation_id": "corr-from-sns"})
+    client.lambda_.invoke("process_order", sqs_event(record))
+
+    lines = json_lines(log_output)
+    assert lines
+    assert all(line["correlation_id"] == "corr-from-sns" for line in lines)
+    assert all(line["message_id"] == record["messageId"] for line in lines)

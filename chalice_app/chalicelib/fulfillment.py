@@ -36,9 +36,7 @@ def handle_fulfillment_batch(event: dict[str, Any], context: Any, services: Serv
 
 def handle_intake_record(record: SQSRecord, services: Services) -> None:
     """Fulfil the order a record carries; on its last allowed attempt, dead-letter it with why."""
-    attribute = record.message_attributes.get(CORRELATION_ID_ATTRIBUTE)
-    correlation_id = (attribute.string_value if attribute else None) or record.message_id
-    with log_context(message_id=record.message_id, correlation_id=correlation_id):
+    with log_context(message_id=record.message_id, correlation_id=_correlation_id(record)):
         try:
             _fulfil_record(record, services)
         except Exception as failure:
@@ -54,6 +52,13 @@ def handle_intake_record(record: SQSRecord, services: Services) -> None:
             # Last attempt: SQS would move it to the DLQ without a word, so we do, with the reason.
             logger.error("record dead-lettered", extra={"attempt": attempt, "reason": reason})
             services.dead_letters.send(record.body, reason, record.message_id)
+
+
+def _correlation_id(record: SQSRecord) -> str:
+    """The publisher's correlation id (an SNS message attribute), else the message id."""
+    # Index, not .get(): indexing wraps the attribute in its typed accessor (None if absent).
+    attribute = record.message_attributes[CORRELATION_ID_ATTRIBUTE]
+    return (attribute.string_value if attribute is not None else None) or record.message_id
 
 
 def _fulfil_record(record: SQSRecord, services: Services) -> None:
