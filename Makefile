@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/chalice_app
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit package lock clean
+.PHONY: help run test lint typecheck unit bench package lock clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ typecheck: $(STAMP) ## mypy on the application packages
 unit: $(STAMP) ## pytest (handlers on moto, contract vectors, packaged template)
 	@echo "==> pytest"
 	@$(BIN)/pytest $(ARGS)
+
+bench: $(STAMP) ## Print the serverless core's figures: AWS calls and time per order, cold start
+	@$(BIN)/python -m bench.pipeline $(ARGS)
 
 package: $(STAMP) ## chalice package --merge-template into build/chalice
 	@$(BIN)/python -m local_stack.package build/chalice

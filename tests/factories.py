@@ -6,8 +6,9 @@ exactly the bugs batch and retry tests look for, so records are built here.
 
 import json
 import uuid
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from order_contracts import Order, OrderPlaced, OrderRequest, order_placed
@@ -29,14 +30,11 @@ def order(
     return Order.from_request(order_id, OrderRequest.model_validate(body))
 
 
-def placed(order_: Order, source: str = "web", correlation_id: str = "corr-test") -> OrderPlaced:
-    from datetime import datetime
-
+def placed(
+    order_: Order, source: Literal["web", "api"] = "web", correlation_id: str = "corr-test"
+) -> OrderPlaced:
     return order_placed(
-        order_,
-        source=source,
-        correlation_id=correlation_id,
-        now=datetime.fromisoformat(NOW),  # type: ignore[arg-type]
+        order_, source=source, correlation_id=correlation_id, now=datetime.fromisoformat(NOW)
     )
 
 

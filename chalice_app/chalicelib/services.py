@@ -32,19 +32,25 @@ _services: Services | None = None
 
 
 def get_services() -> Services:
-    global _services
+    """The services of this Lambda container, built from the environment on first use."""
     if _services is None:
-        _services = build_services(Settings.from_env())
+        set_services(build_services(Settings.from_env()))
+    assert _services is not None
     return _services
 
 
+def set_services(services: Services | None) -> None:
+    """Use these services from now on; None builds them again on next use (tests, benchmarks)."""
+    global _services  # one set of clients per Lambda container, by design
+    _services = services
+
+
 def reset_services() -> None:
-    global _services
-    _services = None
+    set_services(None)
 
 
-def build_services(settings: Settings) -> Services:
-    session = boto3.session.Session()
+def build_services(settings: Settings, session: boto3.session.Session | None = None) -> Services:
+    session = session or boto3.session.Session()
     return Services(
         settings=settings,
         documents=S3OrderDocuments(
