@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -70,11 +71,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print(f"\nLocal AWS (moto): {aws_endpoint}\nOrder API:        {api}")
         print(f"Try: curl -s {api}/orders/demo-api-1 | python3 -m json.tool")
-        print("Serving until Ctrl-C.")
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("\nStopping.")
+        stopping = threading.Event()
+        # Ctrl-C in a terminal, SIGTERM from a supervisor: both stop everything cleanly.
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signal_number, lambda *_: stopping.set())
+        print("Serving until Ctrl-C.", flush=True)
+        stopping.wait()
+        print("\nStopping.", flush=True)
     return 0
 
 

@@ -1,6 +1,7 @@
 """The local stack: the demo behind `make run`, and the local AWS server's behaviour."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -58,3 +59,28 @@ def test_a_long_poll_does_not_stall_other_clients(monkeypatch: pytest.MonkeyPatc
         sqs.send_message(QueueUrl=url, MessageBody="hello")
         poll.join(timeout=10)
         assert [message["Body"] for message in received] == ["hello"]
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_the_running_stack_stops_cleanly_on_a_signal(stop_signal: signal.Signals) -> None:
+    environment = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'chalice_app'}"}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "local_stack.demo", "--aws-port", "0", "--api-port", "0"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            if line.startswith("Serving until Ctrl-C"):
+                break
+        demo.send_signal(stop_signal)
+        assert demo.wait(timeout=30) == 0
+        assert "Stopping." in demo.stdout.read()
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
