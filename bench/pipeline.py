@@ -33,8 +33,8 @@ def pipeline(orders: int) -> None:
 
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")  # noqa: S106
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        provisioned = provision(boto3.session.Session())
+    with mock_aws(), tempfile.TemporaryDirectory() as directory:
+        provisioned = provision(boto3.session.Session(), f"sqlite:///{directory}/billing.db")
         os.environ.update(provisioned.environment)
         table = boto3.resource("dynamodb").Table("inventory")
         for sku in ("MUG-BLUE", "TEA-EARLGREY"):

@@ -4,12 +4,13 @@ from typing import Any
 
 from chalice.app import Chalice, Response, SQSEvent
 
-from chalicelib import fulfillment, orders_api
+from chalicelib import consumers, orders_api
 from chalicelib.services import get_services
 
 app = Chalice(app_name="order-pipeline")
 
 FULFILLMENT_QUEUE = "order-fulfillment"
+BILLING_QUEUE = "order-billing"
 
 
 def _correlation_id() -> str:
@@ -30,6 +31,11 @@ def get_order(order_id: str) -> Response:
     return orders_api.get_order(order_id, _correlation_id(), get_services())
 
 
-@app.on_sqs_message(queue=FULFILLMENT_QUEUE, batch_size=10, name="process_order")
+@app.on_sqs_message(queue=FULFILLMENT_QUEUE, batch_size=10)
 def process_order(event: SQSEvent) -> Any:
-    return fulfillment.handle_fulfillment_batch(event.to_dict(), event.context, get_services())
+    return consumers.process_intake_batch(event.to_dict(), event.context, get_services())
+
+
+@app.on_sqs_message(queue=BILLING_QUEUE, batch_size=10)
+def initiate_billing(event: SQSEvent) -> Any:
+    return consumers.bill_reserved_batch(event.to_dict(), event.context, get_services())

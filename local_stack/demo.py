@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -24,7 +25,9 @@ from typing import Any
 import boto3
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
-FINAL = {"RESERVED", "REJECTED"}
+FINAL = {"BILLED", "REJECTED"}
+# Queue consumers run as Lambda's event source mappings would: queue name -> handler name.
+CONSUMERS = {"order-fulfillment": "process_order", "order-billing": "initiate_billing"}
 CATALOG = [
     # sku, name, price, currency, stock
     ("TEA-EARLGREY", "Earl Grey tea, 100 g", "4.50", "EUR", 10),
@@ -92,7 +95,7 @@ def local_pipeline(aws_port: int, api_port: int, verbose: bool) -> Iterator[tupl
     from local_stack.resources import provision
 
     step("Starting the local AWS (moto) on 127.0.0.1")
-    with LocalAws(port=aws_port) as aws:
+    with LocalAws(port=aws_port) as aws, tempfile.TemporaryDirectory() as scratch:
         os.environ.update(
             AWS_ENDPOINT_URL=aws.endpoint_url,
             AWS_ACCESS_KEY_ID="local",
@@ -100,7 +103,7 @@ def local_pipeline(aws_port: int, api_port: int, verbose: bool) -> Iterator[tupl
             AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         )
         step("Creating topics, queues with DLQs, subscriptions, tables and the orders bucket")
-        provisioned = provision(boto3.session.Session())
+        provisioned = provision(boto3.session.Session(), f"sqlite:///{scratch}/billing.db")
         os.environ.update(provisioned.environment)
         load_catalog()
 
@@ -117,20 +120,26 @@ def local_pipeline(aws_port: int, api_port: int, verbose: bool) -> Iterator[tupl
             ChaliceRequestHandler.log_message = _quiet
         api = f"http://127.0.0.1:{server.server.server_address[1]}"
         stop = threading.Event()
-        source = SqsEventSource(
-            boto3.client("sqs"),
-            queue_url=provisioned.queue_urls["order-fulfillment"],
-            queue_arn=provisioned.queue_arns["order-fulfillment"],
-            handler=chalice_module.process_order,
-            function_name="process_order",
-        )
+        sources = [
+            SqsEventSource(
+                boto3.client("sqs"),
+                queue_url=provisioned.queue_urls[queue],
+                queue_arn=provisioned.queue_arns[queue],
+                handler=getattr(chalice_module, function),
+                function_name=function,
+            )
+            for queue, function in CONSUMERS.items()
+        ]
         threads = [
             threading.Thread(target=server.serve_forever, name="order-api", daemon=True),
-            threading.Thread(target=source.run, args=(stop,), name="fulfillment", daemon=True),
+            *(
+                threading.Thread(target=source.run, args=(stop,), name=queue, daemon=True)
+                for source, queue in zip(sources, CONSUMERS, strict=True)
+            ),
         ]
         for thread in threads:
             thread.start()
-        step(f"Order API on {api}; process_order polls the fulfillment queue")
+        step(f"Order API on {api}; {', '.join(CONSUMERS.values())} poll their queues")
         try:
             yield api, aws.endpoint_url
         finally:
@@ -187,6 +196,17 @@ def tour(api: str) -> None:
         )
         history = " -> ".join(entry["status"] for entry in status["history"])
         print(f"  {order_id:<12} {status['status']:<9} {history}  {detail}")
+    step("Ledger (billing in USD)")
+    from chalicelib.services import get_services
+
+    ledger = get_services().ledger
+    for order_id in orders:
+        entry = ledger.charge(order_id)
+        if entry is not None:
+            print(
+                f"  {order_id:<12} {entry.amount} {entry.currency} -> {entry.usd_amount} USD "
+                f"at {entry.usd_rate} ({entry.rate_date})"
+            )
     step("Stock")
     table = boto3.resource("dynamodb").Table("inventory")
     for sku, _, _, _, initial in CATALOG:

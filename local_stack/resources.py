@@ -62,8 +62,15 @@ class Resources:
 
 RESOURCES = Resources(
     topics=("order-intake", "order-events"),
-    queues=(Queue("order-fulfillment"),),
-    subscriptions=(Subscription(topic="order-intake", queue="order-fulfillment"),),
+    queues=(Queue("order-fulfillment"), Queue("order-billing")),
+    subscriptions=(
+        Subscription(topic="order-intake", queue="order-fulfillment"),
+        Subscription(
+            topic="order-events",
+            queue="order-billing",
+            filter_policy={"event_type": ["OrderReserved"]},
+        ),
+    ),
     tables=(Table("orders", "order_id"), Table("inventory", "sku"), Table("counters", "name")),
     bucket=Bucket(
         name_prefix="order-pipeline-orders",
@@ -85,8 +92,13 @@ class Provisioned:
     bucket: str
 
 
-def provision(session: Any, resources: Resources = RESOURCES) -> Provisioned:
-    """Create every resource through boto3 (against moto, via AWS_ENDPOINT_URL or mock_aws)."""
+def provision(
+    session: Any, billing_database_url: str, resources: Resources = RESOURCES
+) -> Provisioned:
+    """Create every resource through boto3 (against moto, via AWS_ENDPOINT_URL or mock_aws).
+
+    The billing database gets its migrations and the recorded ECB rates.
+    """
     sts, sns, sqs = session.client("sts"), session.client("sns"), session.client("sqs")
     dynamodb, s3 = session.client("dynamodb"), session.client("s3")
     account = sts.get_caller_identity()["Account"]
@@ -168,16 +180,27 @@ def provision(session: Any, resources: Resources = RESOURCES) -> Provisioned:
         "COUNTERS_TABLE": "counters",
         "ORDER_EVENTS_TOPIC_ARN": topic_arns["order-events"],
         "ORDER_INTAKE_TOPIC_ARN": topic_arns["order-intake"],
-        "FULFILLMENT_DLQ_URL": queue_urls["order-fulfillment-dlq"],
-        "FULFILLMENT_MAX_RECEIVE_COUNT": str(
-            _queue(resources, "order-fulfillment").max_receive_count
-        ),
+        "BILLING_DATABASE_URL": billing_database_url,
+        "MAX_RECEIVE_COUNT": str(_max_receive_count(resources)),
     }
+    prepare_billing_database(billing_database_url)
     return Provisioned(environment, topic_arns, queue_urls, queue_arns, bucket)
 
 
-def _queue(resources: Resources, name: str) -> Queue:
-    return next(queue for queue in resources.queues if queue.name == name)
+def prepare_billing_database(url: str) -> None:
+    """Apply the migrations and load the recorded ECB rates (on AWS a schedule refreshes them)."""
+    from chalicelib.adapters.sql_ledger import DbApiLedger
+    from chalicelib.fx import RECORDED_RATES, parse_ecb_rates
+
+    ledger = DbApiLedger.from_url(url)
+    ledger.migrate()
+    ledger.save_rates(parse_ecb_rates(RECORDED_RATES.read_bytes()))
+
+
+def _max_receive_count(resources: Resources) -> int:
+    # The handlers dead-letter on the last receive, so every queue must agree on it.
+    (count,) = {queue.max_receive_count for queue in resources.queues}
+    return count
 
 
 def _queue_arn(sqs: Any, url: str) -> str:

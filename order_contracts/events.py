@@ -1,6 +1,7 @@
 """Versioned events of the pipeline: one definition, used by every producer and consumer."""
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal, Self
 
 from pydantic import (
@@ -71,20 +72,42 @@ class StockShortage(ContractModel):
     available: Annotated[StrictInt, Field(ge=0)]
 
 
+class UnsupportedCurrency(ContractModel):
+    reason: Literal["unsupported_currency"] = "unsupported_currency"
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+RejectionReason = Annotated[StockShortage | UnsupportedCurrency, Field(discriminator="reason")]
+
+
 class OrderRejected(EventEnvelope):
-    """The order could not be reserved; stock is untouched and the reasons say why."""
+    """The order cannot be fulfilled; any stock it held is released and the reasons say why."""
 
     event_type: Literal["OrderRejected"] = "OrderRejected"
-    reasons: Annotated[list[StockShortage], Field(min_length=1)]
+    reasons: Annotated[list[RejectionReason], Field(min_length=1)]
 
 
-OrderEvent = Annotated[
-    OrderPlaced | OrderReserved | OrderRejected, Field(discriminator="event_type")
-]
-_EVENT_ADAPTER: TypeAdapter[OrderPlaced | OrderReserved | OrderRejected] = TypeAdapter(OrderEvent)
+class Billing(ContractModel):
+    """What the ledger row says: the total in USD, the rate used and the day of that rate."""
+
+    usd_total: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+    usd_rate: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    rate_date: date
 
 
-def parse_event(raw: str | bytes) -> OrderPlaced | OrderReserved | OrderRejected:
+class OrderBilled(EventEnvelope):
+    """The order has its one ledger row; customer communications confirm it."""
+
+    event_type: Literal["OrderBilled"] = "OrderBilled"
+    billing: Billing
+
+
+AnyEvent = OrderPlaced | OrderReserved | OrderRejected | OrderBilled
+OrderEvent = Annotated[AnyEvent, Field(discriminator="event_type")]
+_EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(OrderEvent)
+
+
+def parse_event(raw: str | bytes) -> AnyEvent:
     """Parse any pipeline event from its JSON text (money stays exact Decimal)."""
     return _EVENT_ADAPTER.validate_json(raw)
 

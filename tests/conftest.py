@@ -27,10 +27,10 @@ def offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provisioned]:
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Provisioned]:
     """moto in process with every resource of the local resource description."""
     with mock_aws():
-        provisioned = provision(boto3.session.Session())
+        provisioned = provision(boto3.session.Session(), f"sqlite:///{tmp_path / 'billing.db'}")
         for name, value in provisioned.environment.items():
             monkeypatch.setenv(name, value)
         reset_services()
@@ -122,6 +122,12 @@ def order_item(order_id: str) -> dict[str, Any] | None:
 def counter(name: str) -> int:
     item = boto3.resource("dynamodb").Table("counters").get_item(Key={"name": name}).get("Item")
     return int(item["value"]) if item else 0
+
+
+def invoke(client: Client, function: str, *records: dict[str, Any]) -> list[str]:
+    """Invoke a queue consumer with these records; return the ids it reported failed."""
+    payload = client.lambda_.invoke(function, {"Records": list(records)}).payload
+    return [item["itemIdentifier"] for item in payload["batchItemFailures"]]
 
 
 def queue_messages(url: str) -> list[dict[str, Any]]:

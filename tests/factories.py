@@ -15,6 +15,7 @@ from order_contracts import Order, OrderPlaced, OrderRequest, order_placed
 from tests.vectors import VALID
 
 FULFILLMENT_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:order-fulfillment"
+BILLING_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:order-billing"
 NOW = "2026-11-21T10:00:00+00:00"
 
 
@@ -44,6 +45,7 @@ def sqs_record(
     message_id: str | None = None,
     receive_count: int = 1,
     attributes: dict[str, str] | None = None,
+    queue_arn: str = FULFILLMENT_QUEUE_ARN,
 ) -> dict[str, Any]:
     return {
         "messageId": message_id or str(uuid.uuid4()),
@@ -66,7 +68,7 @@ def sqs_record(
         },
         "md5OfBody": "",
         "eventSource": "aws:sqs",
-        "eventSourceARN": FULFILLMENT_QUEUE_ARN,
+        "eventSourceARN": queue_arn,
         "awsRegion": "us-east-1",
     }
 

@@ -3,6 +3,7 @@
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -18,10 +19,10 @@ pytestmark = pytest.mark.server
 
 
 @pytest.fixture
-def local_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provisioned]:
+def local_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Provisioned]:
     with LocalAws() as aws:
         monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint_url)
-        provisioned = provision(boto3.session.Session())
+        provisioned = provision(boto3.session.Session(), f"sqlite:///{tmp_path / 'billing.db'}")
         for name, value in provisioned.environment.items():
             monkeypatch.setenv(name, value)
         reset_services()

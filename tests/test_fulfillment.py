@@ -12,18 +12,9 @@ from chalicelib.adapters.order_store import ORDERS_REJECTED, ORDERS_RESERVED
 from chalicelib.services import get_services
 from local_stack.event_source import SqsEventSource
 from local_stack.resources import Provisioned
-from tests.conftest import EventTap, Inventory, counter, order_item, queue_messages
-from tests.factories import order, placed, s3_notification, sqs_event, sqs_record
+from tests.conftest import EventTap, Inventory, counter, invoke, order_item, queue_messages
+from tests.factories import order, placed, s3_notification, sqs_record
 from tests.vectors import VALID, raw_body
-
-
-def invoke(client: Client, *records: dict[str, Any]) -> dict[str, Any]:
-    payload: dict[str, Any] = client.lambda_.invoke("process_order", sqs_event(*records)).payload
-    return payload
-
-
-def failed_ids(response: dict[str, Any]) -> list[str]:
-    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
 
 
 def test_an_order_in_stock_is_reserved_and_announced(
@@ -32,7 +23,7 @@ def test_an_order_in_stock_is_reserved_and_announced(
     event = placed(order("ord-1", [("MUG-BLUE", 2, "12.00"), ("TEA-EARLGREY", 1, "4.50")]))
     # As SNS raw delivery sets them: the publisher's attributes become message attributes.
     record = sqs_record(event.to_json(), attributes=event.attributes())
-    assert failed_ids(invoke(client, record)) == []
+    assert invoke(client, "process_order", record) == []
 
     assert order_item("ord-1")["status"] == "RESERVED"
     assert "pending_event" not in order_item("ord-1")
@@ -48,8 +39,8 @@ def test_the_same_message_delivered_twice_reserves_once(
     client: Client, inventory: Inventory, published: EventTap
 ) -> None:
     record = sqs_record(placed(order("ord-1", [("MUG-BLUE", 3, "12.00")])).to_json())
-    invoke(client, record)
-    invoke(client, record)
+    invoke(client, "process_order", record)
+    invoke(client, "process_order", record)
 
     assert inventory.level("MUG-BLUE") == 97
     assert counter(ORDERS_RESERVED) == 1
@@ -59,7 +50,7 @@ def test_the_same_message_delivered_twice_reserves_once(
 def test_lines_of_one_sku_are_decremented_together(client: Client, inventory: Inventory) -> None:
     inventory.stock("MUG-BLUE", 4)
     event = placed(order("ord-1", [("MUG-BLUE", 2, "12.00"), ("MUG-BLUE", 2, "12.00")]))
-    assert failed_ids(invoke(client, sqs_record(event.to_json()))) == []
+    assert invoke(client, "process_order", sqs_record(event.to_json())) == []
     assert order_item("ord-1")["status"] == "RESERVED"
     assert inventory.level("MUG-BLUE") == 0
 
@@ -78,8 +69,8 @@ def test_the_same_order_through_both_doors_reserves_once(
     web_order = order("ord-1")  # the same content, placed through the web tier
     from_web = sqs_record(placed(web_order, source="web", correlation_id="corr-web").to_json())
 
-    assert failed_ids(invoke(client, from_api, from_web)) == []
-    assert failed_ids(invoke(client, from_web)) == []
+    assert invoke(client, "process_order", from_api, from_web) == []
+    assert invoke(client, "process_order", from_web) == []
 
     assert (inventory.level("TEA-EARLGREY"), inventory.level("MUG-BLUE")) == (98, 99)
     assert counter(ORDERS_RESERVED) == 1
@@ -96,7 +87,7 @@ def test_out_of_stock_is_rejected_with_the_sku_and_stock_untouched(
             "ord-1", [("TEA-EARLGREY", 1, "4.50"), ("MUG-BLUE", 2, "12.00"), ("NO-SUCH", 1, "1.00")]
         )
     )
-    assert failed_ids(invoke(client, sqs_record(event.to_json()))) == []
+    assert invoke(client, "process_order", sqs_record(event.to_json())) == []
 
     item = order_item("ord-1")
     assert item["status"] == "REJECTED"
@@ -134,13 +125,13 @@ def test_a_crash_between_write_and_publish_does_not_lose_the_event(
     object.__setattr__(services, "publisher", FailingOnce(services.publisher))
     record = sqs_record(placed(order("ord-1", [("MUG-BLUE", 1, "12.00")])).to_json())
 
-    assert failed_ids(invoke(client, record)) == [record["messageId"]]
+    assert invoke(client, "process_order", record) == [record["messageId"]]
     assert order_item("ord-1")["status"] == "RESERVED"
     assert "pending_event" in order_item("ord-1")
     assert published.drain() == []
 
     # SQS redelivers the same message; the reservation is not redone, the event is sent.
-    assert failed_ids(invoke(client, record)) == []
+    assert invoke(client, "process_order", record) == []
     assert inventory.level("MUG-BLUE") == 99
     assert "pending_event" not in order_item("ord-1")
     assert [b["event_type"] for b, _ in published.drain()] == ["OrderReserved"]
@@ -154,9 +145,7 @@ def test_a_batch_with_one_malformed_record_reports_exactly_that_record(
         for n in range(9)
     ]
     bad = sqs_record('{"event_type": "OrderPlaced", "order_id": "ord-x", "order": "garbage"}')
-    response = invoke(client, *good[:4], bad, *good[4:])
-
-    assert failed_ids(response) == [bad["messageId"]]
+    assert invoke(client, "process_order", *good[:4], bad, *good[4:]) == [bad["messageId"]]
     assert [order_item(f"ord-{n}")["status"] for n in range(9)] == ["RESERVED"] * 9
     assert inventory.level("MUG-BLUE") == 91
 
@@ -164,9 +153,13 @@ def test_a_batch_with_one_malformed_record_reports_exactly_that_record(
 def test_a_conflicting_order_with_a_known_id_fails_and_changes_nothing(
     client: Client, inventory: Inventory
 ) -> None:
-    invoke(client, sqs_record(placed(order("ord-1", [("MUG-BLUE", 1, "12.00")])).to_json()))
+    invoke(
+        client,
+        "process_order",
+        sqs_record(placed(order("ord-1", [("MUG-BLUE", 1, "12.00")])).to_json()),
+    )
     conflicting = sqs_record(placed(order("ord-1", [("MUG-BLUE", 5, "12.00")])).to_json())
-    assert failed_ids(invoke(client, conflicting)) == [conflicting["messageId"]]
+    assert invoke(client, "process_order", conflicting) == [conflicting["messageId"]]
     assert inventory.level("MUG-BLUE") == 99
 
 
@@ -174,7 +167,7 @@ def test_a_record_failing_on_its_last_attempt_is_dead_lettered_with_its_reason(
     client: Client, aws: Provisioned
 ) -> None:
     poison = sqs_record("definitely not an order", receive_count=5)
-    assert failed_ids(invoke(client, poison)) == []  # handled: it is in the DLQ now
+    assert invoke(client, "process_order", poison) == []  # handled: it is in the DLQ now
 
     [dead] = queue_messages(aws.queue_urls["order-fulfillment-dlq"])
     assert dead["Body"] == "definitely not an order"
@@ -250,7 +243,7 @@ def test_an_api_order_flows_from_s3_through_sns_to_a_reservation(
 
 def test_s3_test_events_are_consumed_and_ignored(client: Client, aws: Provisioned) -> None:
     body = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": aws.bucket})
-    assert failed_ids(invoke(client, sqs_record(body))) == []
+    assert invoke(client, "process_order", sqs_record(body)) == []
     assert queue_messages(aws.queue_urls["order-fulfillment-dlq"]) == []
 
 
@@ -259,5 +252,5 @@ def test_earlier_attempts_are_left_to_sqs_retries(
     client: Client, aws: Provisioned, attempt: int
 ) -> None:
     record = sqs_record("not json", receive_count=attempt)
-    assert failed_ids(invoke(client, record)) == [record["messageId"]]
+    assert invoke(client, "process_order", record) == [record["messageId"]]
     assert queue_messages(aws.queue_urls["order-fulfillment-dlq"]) == []

@@ -38,6 +38,10 @@ def test_the_shared_contract_is_in_the_deployment_package(packaged: Path) -> Non
     import zipfile
 
     names = zipfile.ZipFile(packaged.with_name("deployment.zip")).namelist()
+    for requirement in ("aws_lambda_powertools/", "pydantic/", "defusedxml/"):
+        assert any(name.startswith(requirement) for name in names), requirement
+    assert "chalicelib/migrations/0001_billing.sql" in names
+    assert "chalicelib/data/eurofxref-recorded.xml" in names
     assert "order_contracts/order.py" in names
     assert "chalicelib/reservation.py" in names
     assert "app.py" in names

@@ -10,10 +10,10 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from chalicelib.failures import ConflictingOrder
-from order_contracts import OrderPlaced, OrderRejected, OrderReserved, StockShortage, parse_event
+from order_contracts import AnyEvent, Order, OrderPlaced, OrderRejected, OrderReserved, parse_event
+from order_contracts.events import RejectionReason, StockShortage
 
 OrderStatus = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED"]
-OutcomeEvent = OrderReserved | OrderRejected
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class OrderRecord:
     status: OrderStatus
     fingerprint: str
     history: list[HistoryEntry]
-    rejection: list[StockShortage] = field(default_factory=list)
+    rejection: list[RejectionReason] = field(default_factory=list)
     # The outcome event, kept until SNS accepted it: the record is its own outbox.
     pending_event: str | None = None
 
@@ -59,11 +59,30 @@ class OrderStore(Protocol):
         """Record REJECTED with its reasons and count it; stock is not touched."""
         ...
 
-    def mark_published(self, order_id: str) -> None: ...
+    def advance(
+        self, order_id: str, expected: OrderStatus, status: OrderStatus, event: AnyEvent
+    ) -> OrderRecord | None:
+        """Move the order on to status with its outcome event pending; None if not at expected."""
+        ...
+
+    def release(self, order: Order, event: OrderRejected) -> OrderRecord | None:
+        """Reject a RESERVED order and give its stock back, at once; None if not RESERVED."""
+        ...
+
+    def mark_published(self, order_id: str, event_json: str) -> None:
+        """Clear the pending event, unless a later step has already replaced it."""
+        ...
 
 
 class EventPublisher(Protocol):
-    def publish(self, event: OrderPlaced | OrderReserved | OrderRejected) -> None: ...
+    def publish(self, event: AnyEvent) -> None: ...
+
+
+def publish_pending(record: OrderRecord, store: OrderStore, publisher: EventPublisher) -> None:
+    """Publish the record's pending outcome event, then clear it (the outbox's second half)."""
+    if record.pending_event is not None:
+        publisher.publish(parse_event(record.pending_event))
+        store.mark_published(record.order_id, record.pending_event)
 
 
 def fulfil(
@@ -82,9 +101,7 @@ def fulfil(
         record = _record_outcome(placed, store, now)
     if record.fingerprint != placed.order.fingerprint():
         raise ConflictingOrder(placed.order_id)
-    if record.pending_event is not None:
-        publisher.publish(parse_event(record.pending_event))
-        store.mark_published(placed.order_id)
+    publish_pending(record, store, publisher)
     return record
 
 

@@ -13,6 +13,7 @@ from chalicelib.adapters.dead_letters import SqsDeadLetters
 from chalicelib.adapters.documents import S3OrderDocuments
 from chalicelib.adapters.order_store import DynamoOrderStore
 from chalicelib.adapters.publisher import SnsEventPublisher
+from chalicelib.adapters.sql_ledger import DbApiLedger
 from chalicelib.settings import Settings
 
 # Standard retry mode: exponential backoff with jitter, throttling retried, validation not.
@@ -26,6 +27,7 @@ class Services:
     store: DynamoOrderStore
     publisher: SnsEventPublisher
     dead_letters: SqsDeadLetters
+    ledger: DbApiLedger
 
 
 _services: Services | None = None
@@ -65,7 +67,6 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
         publisher=SnsEventPublisher(
             session.client("sns", config=_CLIENT_CONFIG), settings.order_events_topic_arn
         ),
-        dead_letters=SqsDeadLetters(
-            session.client("sqs", config=_CLIENT_CONFIG), settings.fulfillment_dlq_url
-        ),
+        dead_letters=SqsDeadLetters(session.client("sqs", config=_CLIENT_CONFIG)),
+        ledger=DbApiLedger.from_url(settings.billing_database_url),
     )

@@ -10,7 +10,7 @@ _REQUIRED = (
     "INVENTORY_TABLE",
     "COUNTERS_TABLE",
     "ORDER_EVENTS_TOPIC_ARN",
-    "FULFILLMENT_DLQ_URL",
+    "BILLING_DATABASE_URL",
 )
 
 
@@ -25,10 +25,10 @@ class Settings:
     inventory_table: str
     counters_table: str
     order_events_topic_arn: str
-    fulfillment_dlq_url: str
-    # Must equal maxReceiveCount of the fulfillment queue's redrive policy: on that receive
-    # the handler forwards a failing message to the DLQ itself, with its reason.
-    fulfillment_max_receive_count: int = 5
+    billing_database_url: str
+    # Must equal maxReceiveCount of every queue's redrive policy: on that receive the
+    # handler forwards a failing message to the queue's DLQ itself, with its reason.
+    max_receive_count: int = 5
     # API Gateway accepts 10 MB; an order is a few KB, so anything past this is abuse.
     max_body_bytes: int = 64 * 1024
 
@@ -46,9 +46,7 @@ class Settings:
             inventory_table=environ["INVENTORY_TABLE"],
             counters_table=environ["COUNTERS_TABLE"],
             order_events_topic_arn=environ["ORDER_EVENTS_TOPIC_ARN"],
-            fulfillment_dlq_url=environ["FULFILLMENT_DLQ_URL"],
-            fulfillment_max_receive_count=int(
-                environ.get("FULFILLMENT_MAX_RECEIVE_COUNT", cls.fulfillment_max_receive_count)
-            ),
+            billing_database_url=environ["BILLING_DATABASE_URL"],
+            max_receive_count=int(environ.get("MAX_RECEIVE_COUNT", cls.max_receive_count)),
             max_body_bytes=int(environ.get("MAX_BODY_BYTES", cls.max_body_bytes)),
         )

@@ -2,10 +2,12 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+from pydantic import TypeAdapter
 
 from chalicelib.reservation import (
     HistoryEntry,
@@ -14,13 +16,15 @@ from chalicelib.reservation import (
     OrderStatus,
     StockUnavailable,
 )
-from order_contracts import OrderPlaced, OrderRejected, OrderReserved, StockShortage
+from order_contracts import AnyEvent, Order, OrderPlaced, OrderRejected, OrderReserved
+from order_contracts.events import RejectionReason, StockShortage
 
 ORDERS_RESERVED = "orders_reserved"
 ORDERS_REJECTED = "orders_rejected"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+_rejection_reasons: TypeAdapter[list[RejectionReason]] = TypeAdapter(list[RejectionReason])
 
 
 def _to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -95,13 +99,82 @@ class DynamoOrderStore:
             raise
         return record
 
-    def mark_published(self, order_id: str) -> None:
-        self._dynamodb.update_item(
-            TableName=self._orders,
-            Key=_to_item({"order_id": order_id}),
-            UpdateExpression="REMOVE pending_event",
-            ConditionExpression="attribute_exists(order_id)",
+    def advance(
+        self, order_id: str, expected: OrderStatus, status: OrderStatus, event: AnyEvent
+    ) -> OrderRecord | None:
+        try:
+            response = self._dynamodb.update_item(**self._step(order_id, expected, status, event))
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return _record(_from_item(response["Attributes"]))
+
+    def release(self, order: Order, event: OrderRejected) -> OrderRecord | None:
+        step = self._step(order.order_id, "RESERVED", "REJECTED", event)
+        step["UpdateExpression"] += ", rejection = :rejection"
+        step["ExpressionAttributeValues"].update(
+            _to_item({":rejection": [reason.model_dump() for reason in event.reasons]})
         )
+        del step["ReturnValues"]
+        restock = [
+            {
+                "Update": {
+                    "TableName": self._inventory,
+                    "Key": _to_item({"sku": sku}),
+                    "UpdateExpression": "ADD stock :quantity",
+                    "ExpressionAttributeValues": _to_item({":quantity": quantity}),
+                }
+            }
+            for sku, quantity in order.quantities_by_sku().items()
+        ]
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[{"Update": step}, *restock, self._count(ORDERS_REJECTED)]
+            )
+        except ClientError as error:
+            if _failed_condition(error.response.get("CancellationReasons", []), 0):
+                return None
+            raise
+        return self.get(order.order_id)
+
+    def mark_published(self, order_id: str, event_json: str) -> None:
+        try:
+            self._dynamodb.update_item(
+                TableName=self._orders,
+                Key=_to_item({"order_id": order_id}),
+                UpdateExpression="REMOVE pending_event",
+                # A later step may have put its own event there since: leave that one alone.
+                ConditionExpression="pending_event = :published",
+                ExpressionAttributeValues=_to_item({":published": event_json}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _step(
+        self, order_id: str, expected: OrderStatus, status: OrderStatus, event: AnyEvent
+    ) -> dict[str, Any]:
+        entry = asdict(HistoryEntry(status, event.occurred_at.isoformat()))
+        return {
+            "TableName": self._orders,
+            "Key": _to_item({"order_id": order_id}),
+            "UpdateExpression": (
+                "SET #status = :status, pending_event = :event, "
+                "history = list_append(history, :entry)"
+            ),
+            "ConditionExpression": "#status = :expected",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": _to_item(
+                {
+                    ":status": status,
+                    ":expected": expected,
+                    ":event": event.to_json(),
+                    ":entry": [entry],
+                }
+            ),
+            "ReturnValues": "ALL_NEW",
+        }
 
     def _order_put(
         self, placed: OrderPlaced, status: OrderStatus, event: OrderReserved | OrderRejected
@@ -175,14 +248,14 @@ def _record(item: dict[str, Any]) -> OrderRecord:
             HistoryEntry(entry["status"], entry["at"], entry.get("detail", ""))
             for entry in item.get("history", [])
         ],
-        rejection=[
-            StockShortage(
-                sku=reason["sku"],
-                reason=reason["reason"],
-                requested=int(reason["requested"]),
-                available=int(reason["available"]),
-            )
-            for reason in item.get("rejection", [])
-        ],
+        rejection=_rejection_reasons.validate_python(
+            [
+                {
+                    key: int(value) if isinstance(value, Decimal) else value
+                    for key, value in r.items()
+                }
+                for r in item.get("rejection", [])
+            ]
+        ),
         pending_event=item.get("pending_event"),
     )

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from order_contracts import OrderPlaced, OrderRejected, OrderReserved
+from order_contracts import AnyEvent
 
 
 class SnsEventPublisher:
@@ -10,7 +10,7 @@ class SnsEventPublisher:
         self._sns = client
         self.topic_arn = topic_arn
 
-    def publish(self, event: OrderPlaced | OrderReserved | OrderRejected) -> None:
+    def publish(self, event: AnyEvent) -> None:
         self._sns.publish(
             TopicArn=self.topic_arn,
             Message=event.to_json(),

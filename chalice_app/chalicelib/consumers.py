@@ -1,0 +1,57 @@
+"""The queue consumers: what each function does with one record of its queue."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from chalicelib.billing import bill
+from chalicelib.failures import InvalidMessage
+from chalicelib.intake import decode_intake_message
+from chalicelib.observability import log_context, logger, utc_now
+from chalicelib.queue_consumer import consume
+from chalicelib.reservation import fulfil
+from chalicelib.services import Services
+from order_contracts import OrderReserved
+
+
+def process_intake_batch(event: dict[str, Any], context: Any, services: Services) -> Any:
+    """order-fulfillment: reserve stock for each order placed at either door."""
+    return consume(
+        event,
+        context,
+        lambda record: _fulfil(record, services),
+        services.dead_letters,
+        services.settings.max_receive_count,
+    )
+
+
+def bill_reserved_batch(event: dict[str, Any], context: Any, services: Services) -> Any:
+    """order-billing: bill each reserved order in USD."""
+    return consume(
+        event,
+        context,
+        lambda record: _bill(record, services),
+        services.dead_letters,
+        services.settings.max_receive_count,
+    )
+
+
+def _fulfil(record: SQSRecord, services: Services) -> None:
+    placed = decode_intake_message(record.body, services.documents.fetch)
+    if placed is None:
+        logger.info("ignored an S3 test event")
+        return
+    with log_context(order_id=placed.order_id, correlation_id=placed.correlation_id):
+        outcome = fulfil(placed, services.store, services.publisher, utc_now)
+        logger.info("order fulfilled", extra={"status": outcome.status})
+
+
+def _bill(record: SQSRecord, services: Services) -> None:
+    try:
+        reserved = OrderReserved.model_validate_json(record.body)
+    except ValidationError as error:
+        raise InvalidMessage(f"OrderReserved is invalid: {error}") from error
+    with log_context(order_id=reserved.order_id, correlation_id=reserved.correlation_id):
+        outcome = bill(reserved, services.ledger, services.store, services.publisher, utc_now)
+        logger.info("order billed", extra={"status": outcome.status})

@@ -1,0 +1,68 @@
+"""Consume an SQS batch as Lambda delivers it: each record alone, failures reported, none lost."""
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from chalicelib.adapters.dead_letters import SqsDeadLetters
+from chalicelib.failures import PermanentFailure
+from chalicelib.observability import log_context, logger
+from order_contracts import CORRELATION_ID_ATTRIBUTE
+
+RecordWork = Callable[[SQSRecord], None]
+
+
+def consume(
+    event: dict[str, Any],
+    context: Any,
+    work: RecordWork,
+    dead_letters: SqsDeadLetters,
+    max_receive_count: int,
+) -> Any:
+    """Run work on each record and report only the failed ones (batchItemFailures).
+
+    Needs ReportBatchItemFailures on the event source mapping; without it Lambda would
+    treat the whole batch as done (see ARCHITECTURE.md).
+    """
+    # Never raise for an all-failed batch: the response already says which records failed.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    def handle(record: SQSRecord) -> None:
+        with log_context(message_id=record.message_id, correlation_id=_correlation_id(record)):
+            _attempt(record, work, dead_letters, max_receive_count)
+
+    return process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )
+
+
+def _attempt(
+    record: SQSRecord, work: RecordWork, dead_letters: SqsDeadLetters, max_receive_count: int
+) -> None:
+    try:
+        work(record)
+    except Exception as failure:
+        reason = f"{type(failure).__name__}: {failure}"
+        attempt = int(record.attributes.approximate_receive_count or 1)
+        if attempt < max_receive_count:
+            log = logger.error if isinstance(failure, PermanentFailure) else logger.exception
+            log(
+                "record failed; SQS will redeliver it", extra={"attempt": attempt, "reason": reason}
+            )
+            raise
+        # Last attempt: SQS would move it to the DLQ without a word, so we do, with the reason.
+        logger.error("record dead-lettered", extra={"attempt": attempt, "reason": reason})
+        dead_letters.send(record.event_source_arn, record.body, reason, record.message_id)
+
+
+def _correlation_id(record: SQSRecord) -> str:
+    """The publisher's correlation id (an SNS message attribute), else the message id."""
+    # Index, not .get(): indexing wraps the attribute in its typed accessor (None if absent).
+    attribute = record.message_attributes[CORRELATION_ID_ATTRIBUTE]
+    return (attribute.string_value if attribute is not None else None) or record.message_id

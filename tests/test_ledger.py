@@ -1,0 +1,84 @@
+"""The ledger store: the same migrations and behaviour on every engine."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from chalicelib.adapters.sql_ledger import DbApiLedger
+from chalicelib.billing import LedgerEntry
+from chalicelib.fx import RECORDED_RATES, EuroRate, parse_ecb_rates
+from chalicelib.migrations import all_migrations
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> DbApiLedger:
+    store = DbApiLedger.from_url(f"sqlite:///{tmp_path / 'ledger.db'}")
+    store.migrate()
+    return store
+
+
+def entry(
+    order_id: str = "ord-1", currency: str = "EUR", amount: str = "21.00", **changes: object
+) -> LedgerEntry:
+    values: dict[str, object] = {
+        "order_id": order_id,
+        "customer_id": "cust-1",
+        "currency": currency,
+        "amount": Decimal(amount),
+        "usd_amount": Decimal("22.10"),
+        "usd_rate": Decimal("1.0523000000"),
+        "rate_date": date(2026, 11, 20),
+        "billed_at": datetime(2026, 11, 21, 10, 0, tzinfo=UTC),
+        **changes,
+    }
+    return LedgerEntry(**values)  # type: ignore[arg-type]
+
+
+def test_migrations_apply_once(tmp_path: Path) -> None:
+    store = DbApiLedger.from_url(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert store.migrate() == [f"{m.version:04d}_{m.name}" for m in all_migrations()]
+    assert store.migrate() == []
+
+
+def test_a_charge_is_recorded_once_and_the_first_one_wins(ledger: DbApiLedger) -> None:
+    first = ledger.record_charge(entry())
+    again = ledger.record_charge(entry(usd_amount=Decimal("99.99"), billed_at=datetime.now(UTC)))
+    assert first == entry()
+    assert again == first
+    assert ledger.charge("ord-1") == first
+    assert ledger.charge("ord-2") is None
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount"), [("JPY", "3600"), ("BHD", "2.250"), ("EUR", "12345678.91")]
+)
+def test_amounts_come_back_exactly(ledger: DbApiLedger, currency: str, amount: str) -> None:
+    stored = ledger.record_charge(entry(currency=currency, amount=amount))
+    assert stored.amount == Decimal(amount)
+    assert str(stored.amount) == amount
+
+
+def test_the_latest_rates_on_or_before_a_day(ledger: DbApiLedger) -> None:
+    assert ledger.rates_on_or_before(date(2026, 11, 20)) is None
+    assert ledger.save_rates(parse_ecb_rates(RECORDED_RATES.read_bytes())) == 58
+
+    day, rates = ledger.rates_on_or_before(date(2026, 11, 22)) or (None, {})
+    assert (day, rates["USD"], rates["JPY"]) == (
+        date(2026, 11, 20),
+        Decimal("1.0523"),
+        Decimal("162.45"),
+    )
+    day, rates = ledger.rates_on_or_before(date(2026, 11, 19)) or (None, {})
+    assert (day, rates["USD"]) == (date(2026, 11, 19), Decimal("1.0547"))
+    assert ledger.rates_on_or_before(date(2026, 11, 18)) is None
+
+
+def test_saving_a_days_rates_again_replaces_them(ledger: DbApiLedger) -> None:
+    ledger.save_rates([EuroRate("USD", date(2026, 11, 20), Decimal("1.05"))])
+    ledger.save_rates([EuroRate("USD", date(2026, 11, 20), Decimal("1.0523"))])
+    assert ledger.rates_on_or_before(date(2026, 11, 20)) == (
+        date(2026, 11, 20),
+        {"USD": Decimal("1.0523")},
+    )
