@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/chalice_app
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit bench package lock clean
+.PHONY: help run test lint typecheck unit bench package lock clean postgresql
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,7 +25,19 @@ $(STAMP): requirements-dev.txt chalice_app/requirements.txt
 run: $(STAMP) ## Run the order pipeline locally on moto and show an order through both doors
 	@$(BIN)/python -m local_stack.demo $(ARGS)
 
-test: lint typecheck unit ## Run every check CI runs: ruff, mypy, pytest
+test: lint typecheck postgresql unit ## Run every check CI runs: ruff, mypy, pytest
+
+# The ledger tests run the same SQL on SQLite and on a real PostgreSQL server they start.
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "PostgreSQL is needed by the ledger tests and installing it needs root:"; \
+	    echo "  sudo apt-get install -y postgresql   then run make test again"; exit 1; \
+	  fi; \
+	  echo "==> Installing PostgreSQL from Debian's packages (first run only, about a minute)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends postgresql; \
+	fi
 
 lint: $(STAMP) ## ruff lint and format check
 	@echo "==> ruff"

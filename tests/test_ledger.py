@@ -1,5 +1,6 @@
-"""The ledger store: the same migrations and behaviour on every engine."""
+"""The ledger store: the same migrations and behaviour on SQLite and on a real PostgreSQL."""
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -10,11 +11,27 @@ from chalicelib.adapters.sql_ledger import DbApiLedger
 from chalicelib.billing import LedgerEntry
 from chalicelib.fx import RECORDED_RATES, EuroRate, parse_ecb_rates
 from chalicelib.migrations import all_migrations
+from tests.postgres import fresh_database, postgres_server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], str]:
+    """A factory of empty databases of one engine, as URLs."""
+    if request.param == "sqlite":
+        return lambda: f"sqlite:///{tmp_path / 'ledger.db'}"
+    server: str = request.getfixturevalue("postgres")
+    return lambda: fresh_database(server)
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> DbApiLedger:
-    store = DbApiLedger.from_url(f"sqlite:///{tmp_path / 'ledger.db'}")
+def ledger(empty_database: Callable[[], str]) -> DbApiLedger:
+    store = DbApiLedger.from_url(empty_database())
     store.migrate()
     return store
 
@@ -36,8 +53,8 @@ def entry(
     return LedgerEntry(**values)  # type: ignore[arg-type]
 
 
-def test_migrations_apply_once(tmp_path: Path) -> None:
-    store = DbApiLedger.from_url(f"sqlite:///{tmp_path / 'fresh.db'}")
+def test_migrations_apply_once(empty_database: Callable[[], str]) -> None:
+    store = DbApiLedger.from_url(empty_database())
     assert store.migrate() == [f"{m.version:04d}_{m.name}" for m in all_migrations()]
     assert store.migrate() == []
 
