@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.adapters.sql_ledger import DbApiLedger
+from chalicelib.adapters.sql_ledger import SqlLedger
 from chalicelib.billing import LedgerEntry
 from chalicelib.fx import RECORDED_RATES, EuroRate, parse_ecb_rates
 from chalicelib.migrations import all_migrations
+from chalicelib.services import ledger_from_url
 from tests.postgres import fresh_database, postgres_server
 
 
@@ -30,8 +31,8 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[
 
 
 @pytest.fixture
-def ledger(empty_database: Callable[[], str]) -> DbApiLedger:
-    store = DbApiLedger.from_url(empty_database())
+def ledger(empty_database: Callable[[], str]) -> SqlLedger:
+    store = ledger_from_url(empty_database())
     store.migrate()
     return store
 
@@ -54,12 +55,12 @@ def entry(
 
 
 def test_migrations_apply_once(empty_database: Callable[[], str]) -> None:
-    store = DbApiLedger.from_url(empty_database())
+    store = ledger_from_url(empty_database())
     assert store.migrate() == [f"{m.version:04d}_{m.name}" for m in all_migrations()]
     assert store.migrate() == []
 
 
-def test_a_charge_is_recorded_once_and_the_first_one_wins(ledger: DbApiLedger) -> None:
+def test_a_charge_is_recorded_once_and_the_first_one_wins(ledger: SqlLedger) -> None:
     first = ledger.record_charge(entry())
     again = ledger.record_charge(entry(usd_amount=Decimal("99.99"), billed_at=datetime.now(UTC)))
     assert first == entry()
@@ -71,13 +72,13 @@ def test_a_charge_is_recorded_once_and_the_first_one_wins(ledger: DbApiLedger) -
 @pytest.mark.parametrize(
     ("currency", "amount"), [("JPY", "3600"), ("BHD", "2.250"), ("EUR", "12345678.91")]
 )
-def test_amounts_come_back_exactly(ledger: DbApiLedger, currency: str, amount: str) -> None:
+def test_amounts_come_back_exactly(ledger: SqlLedger, currency: str, amount: str) -> None:
     stored = ledger.record_charge(entry(currency=currency, amount=amount))
     assert stored.amount == Decimal(amount)
     assert str(stored.amount) == amount
 
 
-def test_the_latest_rates_on_or_before_a_day(ledger: DbApiLedger) -> None:
+def test_the_latest_rates_on_or_before_a_day(ledger: SqlLedger) -> None:
     assert ledger.rates_on_or_before(date(2026, 11, 20)) is None
     assert ledger.save_rates(parse_ecb_rates(RECORDED_RATES.read_bytes())) == 58
 
@@ -92,7 +93,7 @@ def test_the_latest_rates_on_or_before_a_day(ledger: DbApiLedger) -> None:
     assert ledger.rates_on_or_before(date(2026, 11, 18)) is None
 
 
-def test_saving_a_days_rates_again_replaces_them(ledger: DbApiLedger) -> None:
+def test_saving_a_days_rates_again_replaces_them(ledger: SqlLedger) -> None:
     ledger.save_rates([EuroRate("USD", date(2026, 11, 20), Decimal("1.05"))])
     ledger.save_rates([EuroRate("USD", date(2026, 11, 20), Decimal("1.0523"))])
     assert ledger.rates_on_or_before(date(2026, 11, 20)) == (

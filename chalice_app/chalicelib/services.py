@@ -5,16 +5,19 @@ bound to its own (moto) endpoint.
 """
 
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 from botocore.config import Config
 
+from chalicelib.adapters.data_api import DataApiRunner
 from chalicelib.adapters.dead_letters import SqsDeadLetters
 from chalicelib.adapters.documents import S3OrderDocuments
 from chalicelib.adapters.order_store import DynamoOrderStore
 from chalicelib.adapters.publisher import SnsEventPublisher
-from chalicelib.adapters.sql_ledger import DbApiLedger
-from chalicelib.settings import Settings
+from chalicelib.adapters.sql_ledger import SqlLedger
+from chalicelib.adapters.sql_runners import DbApiRunner
+from chalicelib.settings import Settings, SettingsError
 
 # Standard retry mode: exponential backoff with jitter, throttling retried, validation not.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3)
@@ -27,7 +30,7 @@ class Services:
     store: DynamoOrderStore
     publisher: SnsEventPublisher
     dead_letters: SqsDeadLetters
-    ledger: DbApiLedger
+    ledger: SqlLedger
 
 
 _services: Services | None = None
@@ -68,5 +71,33 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
             session.client("sns", config=_CLIENT_CONFIG), settings.order_events_topic_arn
         ),
         dead_letters=SqsDeadLetters(session.client("sqs", config=_CLIENT_CONFIG)),
-        ledger=DbApiLedger.from_url(settings.billing_database_url),
+        ledger=ledger_from_url(settings.billing_database_url, session),
+    )
+
+
+def ledger_from_url(url: str, session: boto3.session.Session | None = None) -> SqlLedger:
+    """The ledger behind BILLING_DATABASE_URL.
+
+    sqlite:///PATH (local default), postgresql://USER@HOST/DB, or on AWS
+    rds-data:///DATABASE?cluster=CLUSTER_ARN&secret=SECRET_ARN (the RDS Data API).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return SqlLedger(DbApiRunner.sqlite(parts.path))
+    if parts.scheme in ("postgresql", "postgres"):
+        return SqlLedger(DbApiRunner.postgresql(url))
+    if parts.scheme == "rds-data":
+        query = parse_qs(parts.query)
+        if not (parts.path.strip("/") and query.get("cluster") and query.get("secret")):
+            raise SettingsError(f"{url!r} needs rds-data:///DATABASE?cluster=ARN&secret=ARN")
+        client = (session or boto3.session.Session()).client("rds-data", config=_CLIENT_CONFIG)
+        runner = DataApiRunner(
+            client,
+            resource_arn=query["cluster"][0],
+            secret_arn=query["secret"][0],
+            database=parts.path.strip("/"),
+        )
+        return SqlLedger(runner)
+    raise SettingsError(
+        f"BILLING_DATABASE_URL {url!r}: use sqlite:///PATH, postgresql://... or rds-data:///DB?..."
     )

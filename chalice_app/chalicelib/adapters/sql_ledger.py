@@ -1,23 +1,35 @@
-"""The billing ledger and exchange rates over DB-API: SQLite (local default) or PostgreSQL."""
+"""The billing ledger and exchange rates in SQL: written once, run by either runner.
 
-import re
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+Runners: DB-API (SQLite, the local default, and PostgreSQL) in sql_runners.py, and the
+RDS Data API (Aurora Serverless v2 on AWS) in data_api.py.
+"""
+
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Protocol
 
 from chalicelib.billing import LedgerEntry
 from chalicelib.fx import EuroRate
 from chalicelib.migrations import pending
 from order_contracts.money import MINOR_UNITS
 
-SUPPORTED_URLS = "sqlite:///PATH or postgresql://USER@HOST/DB"
+Rows = list[tuple[Any, ...]]
+Execute = Callable[[str, Mapping[str, Any]], Rows]
 
-# Statements are written once with :name parameters (SQLite's and the Data API's style).
-_NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
+
+class SqlRunner(Protocol):
+    """Runs statements written with :name parameters; dates may be passed as date objects."""
+
+    def execute(self, statement: str, parameters: Mapping[str, Any]) -> Rows:
+        """Run one statement on its own (autocommit); return its rows, if any."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Execute]:
+        """Run several statements atomically: committed on success, rolled back on error."""
+        ...
+
 
 INSERT_CHARGE = """
     INSERT INTO billing (order_id, customer_id, currency, amount_minor, usd_minor, usd_rate,
@@ -63,7 +75,7 @@ def charge_parameters(entry: LedgerEntry) -> dict[str, Any]:
         "amount_minor": to_minor(entry.amount, entry.currency),
         "usd_minor": to_minor(entry.usd_amount, "USD"),
         "usd_rate": str(entry.usd_rate),
-        "rate_date": entry.rate_date.isoformat(),
+        "rate_date": entry.rate_date,
         "billed_at": entry.billed_at.isoformat(),
     }
 
@@ -87,37 +99,22 @@ def as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
-class DbApiLedger:
-    def __init__(self, connect: Callable[[], Any], paramstyle: str = "named") -> None:
-        self._connect = connect
-        self._pyformat = paramstyle == "pyformat"
-
-    @classmethod
-    def from_url(cls, url: str) -> "DbApiLedger":
-        parts = urlsplit(url)
-        if parts.scheme == "sqlite":
-            path = parts.path or ":memory:"
-            # A fresh connection per unit of work: sqlite3 connections are bound to a thread.
-            return cls(lambda: sqlite3.connect(path, timeout=30))
-        if parts.scheme in ("postgresql", "postgres"):
-            import psycopg  # only where PostgreSQL is used; the Lambda bundle uses the Data API
-
-            return cls(lambda: psycopg.connect(url), paramstyle="pyformat")
-        raise ValueError(f"unsupported billing database URL {url!r}: use {SUPPORTED_URLS}")
+class SqlLedger:
+    def __init__(self, runner: SqlRunner) -> None:
+        self._sql = runner
 
     def migrate(self) -> list[str]:
         """Apply the migrations not yet applied, each in its own transaction."""
-        with self._transaction() as cursor:
-            cursor.execute(CREATE_MIGRATIONS)
-            cursor.execute("SELECT version FROM schema_migrations")
-            applied = {int(row[0]) for row in cursor.fetchall()}
+        self._sql.execute(CREATE_MIGRATIONS, {})
+        applied = {
+            int(row[0]) for row in self._sql.execute("SELECT version FROM schema_migrations", {})
+        }
         names = []
         for migration in pending(applied):
-            with self._transaction() as cursor:
+            with self._sql.transaction() as execute:
                 for statement in migration.statements:
-                    cursor.execute(statement)
-                self._execute(
-                    cursor,
+                    execute(statement, {})
+                execute(
                     "INSERT INTO schema_migrations (version, name) VALUES (:version, :name)",
                     {"version": migration.version, "name": migration.name},
                 )
@@ -126,48 +123,27 @@ class DbApiLedger:
 
     def save_rates(self, rates: Iterable[EuroRate]) -> int:
         rows = [
-            {"currency": r.currency, "rate_date": r.day.isoformat(), "per_euro": str(r.per_euro)}
-            for r in rates
+            {"currency": r.currency, "rate_date": r.day, "per_euro": str(r.per_euro)} for r in rates
         ]
-        with self._transaction() as cursor:
+        with self._sql.transaction() as execute:
             for row in rows:
-                self._execute(cursor, UPSERT_RATE, row)
+                execute(UPSERT_RATE, row)
         return len(rows)
 
     def rates_on_or_before(self, day: date) -> tuple[date, dict[str, Decimal]] | None:
-        with self._transaction() as cursor:
-            self._execute(cursor, SELECT_LATEST_RATES, {"day": day.isoformat()})
-            rows = cursor.fetchall()
+        rows = self._sql.execute(SELECT_LATEST_RATES, {"day": day})
         if not rows:
             return None
         return as_date(rows[0][1]), {currency: Decimal(rate) for currency, _, rate in rows}
 
     def record_charge(self, entry: LedgerEntry) -> LedgerEntry:
-        with self._transaction() as cursor:
-            self._execute(cursor, INSERT_CHARGE, charge_parameters(entry))
-            self._execute(cursor, SELECT_CHARGE, {"order_id": entry.order_id})
-            return charge_from_row(cursor.fetchone())
+        # The insert alone is atomic (ON CONFLICT DO NOTHING): no transaction needed.
+        self._sql.execute(INSERT_CHARGE, charge_parameters(entry))
+        stored = self.charge(entry.order_id)
+        if stored is None:  # pragma: no cover - the row was just written
+            raise RuntimeError(f"ledger row for {entry.order_id} vanished")
+        return stored
 
     def charge(self, order_id: str) -> LedgerEntry | None:
-        with self._transaction() as cursor:
-            self._execute(cursor, SELECT_CHARGE, {"order_id": order_id})
-            row = cursor.fetchone()
-        return None if row is None else charge_from_row(row)
-
-    def _execute(self, cursor: Any, statement: str, parameters: dict[str, Any]) -> None:
-        if self._pyformat:
-            statement = _NAMED.sub(r"%(\1)s", statement)
-        cursor.execute(statement, parameters)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        connection = self._connect()
-        try:
-            cursor = connection.cursor()
-            yield cursor
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
-        finally:
-            connection.close()
+        rows = self._sql.execute(SELECT_CHARGE, {"order_id": order_id})
+        return charge_from_row(rows[0]) if rows else None

@@ -1,0 +1,232 @@
+"""The Data API adapter: the exact requests it sends and the responses it parses."""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from chalicelib.adapters.data_api import DataApiRunner, from_field, to_parameter
+from chalicelib.adapters.sql_ledger import (
+    INSERT_CHARGE,
+    SELECT_CHARGE,
+    SELECT_LATEST_RATES,
+    UPSERT_RATE,
+    SqlLedger,
+)
+from chalicelib.billing import LedgerEntry
+from chalicelib.fx import EuroRate
+from chalicelib.services import ledger_from_url
+from chalicelib.settings import SettingsError
+
+CLUSTER = "arn:aws:rds:us-east-1:123456789012:cluster:orders-billing"
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:billing-app-AbCdEf"
+TARGET = {"resourceArn": CLUSTER, "secretArn": SECRET, "database": "orders"}
+
+
+@pytest.fixture
+def rds_data() -> Iterator[tuple[SqlLedger, Stubber]]:
+    client = boto3.client("rds-data", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield (
+            SqlLedger(
+                DataApiRunner(client, resource_arn=CLUSTER, secret_arn=SECRET, database="orders")
+            ),
+            stubber,
+        )
+        stubber.assert_no_pending_responses()
+
+
+def test_rates_are_read_with_a_date_typed_parameter(rds_data: tuple[SqlLedger, Stubber]) -> None:
+    ledger, stubber = rds_data
+    stubber.add_response(
+        "execute_statement",
+        {
+            "records": [
+                [{"stringValue": "USD"}, {"stringValue": "2026-11-20"}, {"stringValue": "1.0523"}],
+                [{"stringValue": "JPY"}, {"stringValue": "2026-11-20"}, {"stringValue": "162.45"}],
+            ]
+        },
+        {
+            **TARGET,
+            "sql": SELECT_LATEST_RATES,
+            "parameters": [
+                {"name": "day", "value": {"stringValue": "2026-11-22"}, "typeHint": "DATE"}
+            ],
+        },
+    )
+    assert ledger.rates_on_or_before(date(2026, 11, 22)) == (
+        date(2026, 11, 20),
+        {"USD": Decimal("1.0523"), "JPY": Decimal("162.45")},
+    )
+
+
+def test_no_rates_is_none(rds_data: tuple[SqlLedger, Stubber]) -> None:
+    ledger, stubber = rds_data
+    stubber.add_response("execute_statement", {"records": []})
+    assert ledger.rates_on_or_before(date(2026, 1, 1)) is None
+
+
+def test_a_charge_is_inserted_with_typed_values_then_read_back(
+    rds_data: tuple[SqlLedger, Stubber],
+) -> None:
+    ledger, stubber = rds_data
+    entry = LedgerEntry(
+        order_id="ord-1",
+        customer_id="cust-1",
+        currency="JPY",
+        amount=Decimal("3600"),
+        usd_amount=Decimal("23.32"),
+        usd_rate=Decimal("0.0064776854"),
+        rate_date=date(2026, 11, 20),
+        billed_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
+    )
+    stubber.add_response(
+        "execute_statement",
+        {"numberOfRecordsUpdated": 1},
+        {
+            **TARGET,
+            "sql": INSERT_CHARGE,
+            "parameters": [
+                {"name": "order_id", "value": {"stringValue": "ord-1"}},
+                {"name": "customer_id", "value": {"stringValue": "cust-1"}},
+                {"name": "currency", "value": {"stringValue": "JPY"}},
+                {"name": "amount_minor", "value": {"longValue": 3600}},
+                {"name": "usd_minor", "value": {"longValue": 2332}},
+                {"name": "usd_rate", "value": {"stringValue": "0.0064776854"}},
+                {"name": "rate_date", "value": {"stringValue": "2026-11-20"}, "typeHint": "DATE"},
+                {"name": "billed_at", "value": {"stringValue": "2026-11-21T09:30:00+00:00"}},
+            ],
+        },
+    )
+    stubber.add_response(
+        "execute_statement",
+        {
+            "records": [
+                [
+                    {"stringValue": "ord-1"},
+                    {"stringValue": "cust-1"},
+                    {"stringValue": "JPY"},
+                    {"longValue": 3600},
+                    {"longValue": 2332},
+                    {"stringValue": "0.0064776854"},
+                    {"stringValue": "2026-11-20"},
+                    {"stringValue": "2026-11-21T09:30:00+00:00"},
+                ]
+            ]
+        },
+        {
+            **TARGET,
+            "sql": SELECT_CHARGE,
+            "parameters": [{"name": "order_id", "value": {"stringValue": "ord-1"}}],
+        },
+    )
+    assert ledger.record_charge(entry) == entry
+
+
+def test_rates_are_saved_in_one_transaction(rds_data: tuple[SqlLedger, Stubber]) -> None:
+    ledger, stubber = rds_data
+    stubber.add_response("begin_transaction", {"transactionId": "tx-1"}, TARGET)
+    for currency, rate in (("USD", "1.0523"), ("JPY", "162.45")):
+        stubber.add_response(
+            "execute_statement",
+            {"numberOfRecordsUpdated": 1},
+            {
+                **TARGET,
+                "sql": UPSERT_RATE,
+                "transactionId": "tx-1",
+                "parameters": [
+                    {"name": "currency", "value": {"stringValue": currency}},
+                    {
+                        "name": "rate_date",
+                        "value": {"stringValue": "2026-11-20"},
+                        "typeHint": "DATE",
+                    },
+                    {"name": "per_euro", "value": {"stringValue": rate}},
+                ],
+            },
+        )
+    stubber.add_response(
+        "commit_transaction",
+        {"transactionStatus": "Transaction Committed"},
+        {"resourceArn": CLUSTER, "secretArn": SECRET, "transactionId": "tx-1"},
+    )
+    rates = [
+        EuroRate("USD", date(2026, 11, 20), Decimal("1.0523")),
+        EuroRate("JPY", date(2026, 11, 20), Decimal("162.45")),
+    ]
+    assert ledger.save_rates(rates) == 2
+
+
+def test_a_failing_statement_rolls_the_transaction_back(
+    rds_data: tuple[SqlLedger, Stubber],
+) -> None:
+    ledger, stubber = rds_data
+    stubber.add_response("begin_transaction", {"transactionId": "tx-2"}, TARGET)
+    stubber.add_client_error(
+        "execute_statement",
+        service_error_code="BadRequestException",
+        service_message='relation "exchange_rates" does not exist',
+    )
+    stubber.add_response(
+        "rollback_transaction",
+        {"transactionStatus": "Rollback Complete"},
+        {"resourceArn": CLUSTER, "secretArn": SECRET, "transactionId": "tx-2"},
+    )
+    with pytest.raises(ClientError, match="exchange_rates"):
+        ledger.save_rates([EuroRate("USD", date(2026, 11, 20), Decimal("1.0523"))])
+
+
+def test_a_resuming_database_is_an_error_the_queue_retries(
+    rds_data: tuple[SqlLedger, Stubber],
+) -> None:
+    ledger, stubber = rds_data
+    # Aurora Serverless v2 scaled to zero answers this while it wakes up.
+    stubber.add_client_error(
+        "execute_statement", service_error_code="DatabaseResumingException", http_status_code=400
+    )
+    with pytest.raises(ClientError) as raised:
+        ledger.charge("ord-1")
+    assert raised.value.response["Error"]["Code"] == "DatabaseResumingException"
+
+
+@pytest.mark.parametrize(
+    ("value", "parameter"),
+    [
+        (None, {"name": "p", "value": {"isNull": True}}),
+        (True, {"name": "p", "value": {"booleanValue": True}}),
+        (7, {"name": "p", "value": {"longValue": 7}}),
+        (Decimal("1.50"), {"name": "p", "value": {"stringValue": "1.50"}, "typeHint": "DECIMAL"}),
+        (
+            date(2026, 11, 20),
+            {"name": "p", "value": {"stringValue": "2026-11-20"}, "typeHint": "DATE"},
+        ),
+        ("x", {"name": "p", "value": {"stringValue": "x"}}),
+    ],
+)
+def test_parameters_are_typed(value: Any, parameter: dict[str, Any]) -> None:
+    assert to_parameter("p", value) == parameter
+
+
+def test_unsupported_parameters_and_fields_are_refused() -> None:
+    with pytest.raises(TypeError):
+        to_parameter("p", 1.5)
+    with pytest.raises(ValueError, match="unsupported"):
+        from_field({"arrayValue": {"longValues": [1]}})
+    assert from_field({"isNull": True}) is None
+    assert from_field({"doubleValue": 1.5}) == 1.5
+
+
+def test_the_url_names_cluster_secret_and_database() -> None:
+    url = f"rds-data:///orders?cluster={CLUSTER}&secret={SECRET}"
+    assert isinstance(
+        ledger_from_url(url, boto3.session.Session(region_name="us-east-1")), SqlLedger
+    )
+    with pytest.raises(SettingsError, match="needs"):
+        ledger_from_url(f"rds-data:///orders?cluster={CLUSTER}")
+    with pytest.raises(SettingsError, match="use sqlite"):
+        ledger_from_url("mysql://somewhere/db")
