@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from chalice.app import Chalice, Response, SQSEvent
+from chalice.app import Chalice, CloudWatchEvent, Cron, Response, SQSEvent
 
 from chalicelib import consumers, orders_api
 from chalicelib.services import get_services
@@ -39,3 +39,9 @@ def process_order(event: SQSEvent) -> Any:
 @app.on_sqs_message(queue=BILLING_QUEUE, batch_size=10)
 def initiate_billing(event: SQSEvent) -> Any:
     return consumers.bill_reserved_batch(event.to_dict(), event.context, get_services())
+
+
+# The ECB publishes around 16:00 CET on working days; 16:30 UTC is after that all year.
+@app.schedule(Cron(30, 16, "?", "*", "MON-FRI", "*"))
+def refresh_exchange_rates(event: CloudWatchEvent) -> None:
+    consumers.refresh_exchange_rates(get_services())

@@ -1,4 +1,4 @@
-"""The queue consumers: what each function does with one record of its queue."""
+"""What each event-driven function does: queue consumers and the scheduled rate refresh."""
 
 from typing import Any
 
@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from chalicelib.billing import bill
 from chalicelib.failures import InvalidMessage
+from chalicelib.fx import parse_ecb_rates
 from chalicelib.intake import decode_intake_message
 from chalicelib.observability import log_context, logger, utc_now
 from chalicelib.queue_consumer import consume
@@ -55,3 +56,16 @@ def _bill(record: SQSRecord, services: Services) -> None:
     with log_context(order_id=reserved.order_id, correlation_id=reserved.correlation_id):
         outcome = bill(reserved, services.ledger, services.store, services.publisher, utc_now)
         logger.info("order billed", extra={"status": outcome.status})
+
+
+def refresh_exchange_rates(services: Services) -> int:
+    """Load the ECB's latest reference rates into the rate table; return how many were saved.
+
+    A failed fetch or a feed that is not the ECB's raises: the schedule tries again, and
+    billing keeps using the latest rates it has.
+    """
+    rates = parse_ecb_rates(services.fetch_rates_feed())
+    saved = services.ledger.save_rates(rates)
+    days = sorted({rate.day.isoformat() for rate in rates})
+    logger.info("exchange rates refreshed", extra={"rates": saved, "days": days})
+    return saved

@@ -91,3 +91,14 @@ def to_usd(
     """Convert with the day's cross rate, rounded half-even to cents."""
     rate = usd_rate(currency, per_euro)
     return UsdConversion(round_money(amount * rate, "USD"), rate, rate_date)
+
+
+def fetch_feed(url: str = ECB_DAILY_URL, timeout: float = 10) -> bytes:
+    """Download the ECB feed (HTTPS only: the rates decide what customers are billed)."""
+    import urllib.request
+
+    if not url.startswith("https://"):
+        raise ValueError(f"refusing to fetch rates over {url.split(':', 1)[0]}: use https")
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - https checked
+        body: bytes = response.read()
+    return body

@@ -4,6 +4,7 @@ Nothing touches AWS at import time; tests call reset_services() so each test get
 bound to its own (moto) endpoint.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,7 @@ from chalicelib.adapters.order_store import DynamoOrderStore
 from chalicelib.adapters.publisher import SnsEventPublisher
 from chalicelib.adapters.sql_ledger import SqlLedger
 from chalicelib.adapters.sql_runners import DbApiRunner
+from chalicelib.fx import fetch_feed
 from chalicelib.settings import Settings, SettingsError
 
 # Standard retry mode: exponential backoff with jitter, throttling retried, validation not.
@@ -31,6 +33,7 @@ class Services:
     publisher: SnsEventPublisher
     dead_letters: SqsDeadLetters
     ledger: SqlLedger
+    fetch_rates_feed: Callable[[], bytes] = fetch_feed
 
 
 _services: Services | None = None
