@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, Cron, Response, SQSEvent
+from chalice.app import Chalice, CloudWatchEvent, Cron, Response, SNSEvent, SQSEvent
 
 from chalicelib import consumers, orders_api
 from chalicelib.services import get_services
@@ -11,6 +11,8 @@ app = Chalice(app_name="order-pipeline")
 
 FULFILLMENT_QUEUE = "order-fulfillment"
 BILLING_QUEUE = "order-billing"
+NOTIFICATIONS_QUEUE = "order-notifications"
+SES_FEEDBACK_TOPIC = "ses-feedback"
 
 
 def _correlation_id() -> str:
@@ -39,6 +41,16 @@ def process_order(event: SQSEvent) -> Any:
 @app.on_sqs_message(queue=BILLING_QUEUE, batch_size=10)
 def initiate_billing(event: SQSEvent) -> Any:
     return consumers.bill_reserved_batch(event.to_dict(), event.context, get_services())
+
+
+@app.on_sqs_message(queue=NOTIFICATIONS_QUEUE, batch_size=10)
+def customer_communications(event: SQSEvent) -> Any:
+    return consumers.notify_customers_batch(event.to_dict(), event.context, get_services())
+
+
+@app.on_sns_message(topic=SES_FEEDBACK_TOPIC)
+def record_ses_feedback(event: SNSEvent) -> None:
+    consumers.record_ses_feedback(event.message, get_services())
 
 
 # The ECB publishes around 16:00 CET on working days; 16:30 UTC is after that all year.

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.intake import ORDER_DOCUMENT_PREFIX
 
+SES_SENDER = "orders@shop.example.com"
 # Lambda's timeout for the queue consumers (chalice_app/.chalice/config.json).
 FUNCTION_TIMEOUT_SECONDS = 30
 
@@ -61,14 +62,19 @@ class Resources:
 
 
 RESOURCES = Resources(
-    topics=("order-intake", "order-events"),
-    queues=(Queue("order-fulfillment"), Queue("order-billing")),
+    topics=("order-intake", "order-events", "ses-feedback"),
+    queues=(Queue("order-fulfillment"), Queue("order-billing"), Queue("order-notifications")),
     subscriptions=(
         Subscription(topic="order-intake", queue="order-fulfillment"),
         Subscription(
             topic="order-events",
             queue="order-billing",
             filter_policy={"event_type": ["OrderReserved"]},
+        ),
+        Subscription(
+            topic="order-events",
+            queue="order-notifications",
+            filter_policy={"event_type": ["OrderBilled", "OrderRejected"]},
         ),
     ),
     tables=(Table("orders", "order_id"), Table("inventory", "sku"), Table("counters", "name")),
@@ -181,8 +187,11 @@ def provision(
         "ORDER_EVENTS_TOPIC_ARN": topic_arns["order-events"],
         "ORDER_INTAKE_TOPIC_ARN": topic_arns["order-intake"],
         "BILLING_DATABASE_URL": billing_database_url,
+        "SES_SENDER": SES_SENDER,
         "MAX_RECEIVE_COUNT": str(_max_receive_count(resources)),
     }
+    # Sandbox rules: SES sends only from verified identities (moto enforces it too).
+    session.client("sesv2").create_email_identity(EmailIdentity=SES_SENDER)
     prepare_billing_database(billing_database_url)
     return Provisioned(environment, topic_arns, queue_urls, queue_arns, bucket)
 

@@ -102,7 +102,14 @@ class OrderBilled(EventEnvelope):
     billing: Billing
 
 
-AnyEvent = OrderPlaced | OrderReserved | OrderRejected | OrderBilled
+class OrderConfirmed(EventEnvelope):
+    """The customer was told: the confirmation was sent, or the address is suppressed."""
+
+    event_type: Literal["OrderConfirmed"] = "OrderConfirmed"
+    email: Literal["sent", "suppressed"]
+
+
+AnyEvent = OrderPlaced | OrderReserved | OrderRejected | OrderBilled | OrderConfirmed
 OrderEvent = Annotated[AnyEvent, Field(discriminator="event_type")]
 _EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(OrderEvent)
 

@@ -60,7 +60,12 @@ class OrderStore(Protocol):
         ...
 
     def advance(
-        self, order_id: str, expected: OrderStatus, status: OrderStatus, event: AnyEvent
+        self,
+        order_id: str,
+        expected: OrderStatus,
+        status: OrderStatus,
+        event: AnyEvent,
+        detail: str = "",
     ) -> OrderRecord | None:
         """Move the order on to status with its outcome event pending; None if not at expected."""
         ...

@@ -14,9 +14,11 @@ from botocore.config import Config
 from chalicelib.adapters.data_api import DataApiRunner
 from chalicelib.adapters.dead_letters import SqsDeadLetters
 from chalicelib.adapters.documents import S3OrderDocuments
+from chalicelib.adapters.mailer import SesMailer
 from chalicelib.adapters.order_store import DynamoOrderStore
 from chalicelib.adapters.publisher import SnsEventPublisher
-from chalicelib.adapters.sql_ledger import SqlLedger
+from chalicelib.adapters.sql_contacts import SqlContactBook
+from chalicelib.adapters.sql_ledger import SqlLedger, SqlRunner
 from chalicelib.adapters.sql_runners import DbApiRunner
 from chalicelib.fx import fetch_feed
 from chalicelib.settings import Settings, SettingsError
@@ -33,6 +35,8 @@ class Services:
     publisher: SnsEventPublisher
     dead_letters: SqsDeadLetters
     ledger: SqlLedger
+    contacts: SqlContactBook
+    mailer: SesMailer
     fetch_rates_feed: Callable[[], bytes] = fetch_feed
 
 
@@ -59,6 +63,7 @@ def reset_services() -> None:
 
 def build_services(settings: Settings, session: boto3.session.Session | None = None) -> Services:
     session = session or boto3.session.Session()
+    database = runner_from_url(settings.billing_database_url, session)
     return Services(
         settings=settings,
         documents=S3OrderDocuments(
@@ -74,33 +79,42 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
             session.client("sns", config=_CLIENT_CONFIG), settings.order_events_topic_arn
         ),
         dead_letters=SqsDeadLetters(session.client("sqs", config=_CLIENT_CONFIG)),
-        ledger=ledger_from_url(settings.billing_database_url, session),
+        ledger=SqlLedger(database),
+        contacts=SqlContactBook(database),
+        mailer=SesMailer(
+            session.client("sesv2", config=_CLIENT_CONFIG),
+            sender=settings.ses_sender,
+            configuration_set=settings.ses_configuration_set,
+        ),
     )
 
 
 def ledger_from_url(url: str, session: boto3.session.Session | None = None) -> SqlLedger:
-    """The ledger behind BILLING_DATABASE_URL.
+    return SqlLedger(runner_from_url(url, session))
+
+
+def runner_from_url(url: str, session: boto3.session.Session | None = None) -> SqlRunner:
+    """The billing database behind BILLING_DATABASE_URL (ledger, rates, contacts).
 
     sqlite:///PATH (local default), postgresql://USER@HOST/DB, or on AWS
     rds-data:///DATABASE?cluster=CLUSTER_ARN&secret=SECRET_ARN (the RDS Data API).
     """
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        return SqlLedger(DbApiRunner.sqlite(parts.path))
+        return DbApiRunner.sqlite(parts.path)
     if parts.scheme in ("postgresql", "postgres"):
-        return SqlLedger(DbApiRunner.postgresql(url))
+        return DbApiRunner.postgresql(url)
     if parts.scheme == "rds-data":
         query = parse_qs(parts.query)
         if not (parts.path.strip("/") and query.get("cluster") and query.get("secret")):
             raise SettingsError(f"{url!r} needs rds-data:///DATABASE?cluster=ARN&secret=ARN")
         client = (session or boto3.session.Session()).client("rds-data", config=_CLIENT_CONFIG)
-        runner = DataApiRunner(
+        return DataApiRunner(
             client,
             resource_arn=query["cluster"][0],
             secret_arn=query["secret"][0],
             database=parts.path.strip("/"),
         )
-        return SqlLedger(runner)
     raise SettingsError(
         f"BILLING_DATABASE_URL {url!r}: use sqlite:///PATH, postgresql://... or rds-data:///DB?..."
     )

@@ -11,6 +11,7 @@ _REQUIRED = (
     "COUNTERS_TABLE",
     "ORDER_EVENTS_TOPIC_ARN",
     "BILLING_DATABASE_URL",
+    "SES_SENDER",
 )
 
 
@@ -26,6 +27,9 @@ class Settings:
     counters_table: str
     order_events_topic_arn: str
     billing_database_url: str
+    # A verified SES identity; the configuration set routes bounces to ses-feedback.
+    ses_sender: str
+    ses_configuration_set: str = ""
     # Must equal maxReceiveCount of every queue's redrive policy: on that receive the
     # handler forwards a failing message to the queue's DLQ itself, with its reason.
     max_receive_count: int = 5
@@ -47,6 +51,8 @@ class Settings:
             counters_table=environ["COUNTERS_TABLE"],
             order_events_topic_arn=environ["ORDER_EVENTS_TOPIC_ARN"],
             billing_database_url=environ["BILLING_DATABASE_URL"],
+            ses_sender=environ["SES_SENDER"],
+            ses_configuration_set=environ.get("SES_CONFIGURATION_SET", ""),
             max_receive_count=int(environ.get("MAX_RECEIVE_COUNT", cls.max_receive_count)),
             max_body_bytes=int(environ.get("MAX_BODY_BYTES", cls.max_body_bytes)),
         )

@@ -100,10 +100,16 @@ class DynamoOrderStore:
         return record
 
     def advance(
-        self, order_id: str, expected: OrderStatus, status: OrderStatus, event: AnyEvent
+        self,
+        order_id: str,
+        expected: OrderStatus,
+        status: OrderStatus,
+        event: AnyEvent,
+        detail: str = "",
     ) -> OrderRecord | None:
+        step = self._step(order_id, expected, status, event, detail)
         try:
-            response = self._dynamodb.update_item(**self._step(order_id, expected, status, event))
+            response = self._dynamodb.update_item(**step)
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return None
@@ -153,9 +159,14 @@ class DynamoOrderStore:
                 raise
 
     def _step(
-        self, order_id: str, expected: OrderStatus, status: OrderStatus, event: AnyEvent
+        self,
+        order_id: str,
+        expected: OrderStatus,
+        status: OrderStatus,
+        event: AnyEvent,
+        detail: str = "",
     ) -> dict[str, Any]:
-        entry = asdict(HistoryEntry(status, event.occurred_at.isoformat()))
+        entry = asdict(HistoryEntry(status, event.occurred_at.isoformat(), detail))
         return {
             "TableName": self._orders,
             "Key": _to_item({"order_id": order_id}),
