@@ -25,9 +25,13 @@ from typing import Any
 import boto3
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
-FINAL = {"BILLED", "REJECTED"}
+FINAL = {"CONFIRMED", "REJECTED"}
 # Queue consumers run as Lambda's event source mappings would: queue name -> handler name.
-CONSUMERS = {"order-fulfillment": "process_order", "order-billing": "initiate_billing"}
+CONSUMERS = {
+    "order-fulfillment": "process_order",
+    "order-billing": "initiate_billing",
+    "order-notifications": "customer_communications",
+}
 CATALOG = [
     # sku, name, price, currency, stock
     ("TEA-EARLGREY", "Earl Grey tea, 100 g", "4.50", "EUR", 10),
@@ -106,6 +110,7 @@ def local_pipeline(aws_port: int, api_port: int, verbose: bool) -> Iterator[tupl
         provisioned = provision(boto3.session.Session(), f"sqlite:///{scratch}/billing.db")
         os.environ.update(provisioned.environment)
         load_catalog()
+        load_contacts()
 
         factory = CLIFactory(project_dir=str(CHALICE_DIR), environ=os.environ)
         app = factory.load_chalice_app()
@@ -154,6 +159,23 @@ def _quiet(*args: object) -> None:
     """Drop an access log line."""
 
 
+def load_contacts() -> None:
+    from chalicelib.communications import Contact
+    from chalicelib.services import get_services
+
+    get_services().contacts.save_contact(
+        Contact(CUSTOMER["customer_id"], CUSTOMER["name"], CUSTOMER["email"])
+    )
+
+
+def sent_emails() -> list[Any]:
+    """What SES sent: the local AWS runs in this process, so its outbox is readable."""
+    from moto.ses.models import ses_backends
+
+    account, region = "123456789012", os.environ["AWS_DEFAULT_REGION"]
+    return list(ses_backends[account][region].sent_messages)
+
+
 def load_catalog() -> None:
     table = boto3.resource("dynamodb").Table("inventory")
     for sku, name, price, currency, stock in CATALOG:
@@ -195,7 +217,7 @@ def tour(api: str) -> None:
             for r in status.get("rejection", [])
         )
         history = " -> ".join(entry["status"] for entry in status["history"])
-        print(f"  {order_id:<12} {status['status']:<9} {history}  {detail}")
+        print(f"  {order_id:<12} {status['status']:<10} {history}  {detail}")
     step("Ledger (billing in USD)")
     from chalicelib.services import get_services
 
@@ -207,6 +229,12 @@ def tour(api: str) -> None:
                 f"  {order_id:<12} {entry.amount} {entry.currency} -> {entry.usd_amount} USD "
                 f"at {entry.usd_rate} ({entry.rate_date})"
             )
+    step("Emails (SES)")
+    deadline = time.monotonic() + 30
+    while len(sent_emails()) < len(orders) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for email in sent_emails():
+        print(f"  to {', '.join(email.destinations['ToAddresses'])}: {email.subject}")
     step("Stock")
     table = boto3.resource("dynamodb").Table("inventory")
     for sku, _, _, _, initial in CATALOG:

@@ -31,8 +31,14 @@ def test_the_demo_takes_orders_through_both_doors() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
-    assert "demo-api-1 BILLED RECEIVED -> RESERVED -> BILLED" in lines
-    assert "demo-web-1 BILLED RECEIVED -> RESERVED -> BILLED" in lines
+    assert "demo-api-1 CONFIRMED RECEIVED -> RESERVED -> BILLED -> CONFIRMED" in lines
+    assert "demo-web-1 CONFIRMED RECEIVED -> RESERVED -> BILLED -> CONFIRMED" in lines
+    emails = [line for line in lines if line.startswith("to ada@example.com: ")]
+    assert sorted(emails) == [
+        "to ada@example.com: Order demo-api-1 confirmed",
+        "to ada@example.com: Order demo-api-2 could not be accepted",
+        "to ada@example.com: Order demo-web-1 confirmed",
+    ]
     # 2 mugs at 12.00 + 2 teas at 4.50 = 33.00 EUR at the recorded 1.0523 USD per EUR.
     assert "demo-api-1 33.00 EUR -> 34.73 USD at 1.0523000000 (2026-11-20)" in lines
     assert (

@@ -24,7 +24,7 @@ from chalicelib.fx import fetch_feed
 from chalicelib.settings import Settings, SettingsError
 
 # Standard retry mode: exponential backoff with jitter, throttling retried, validation not.
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3)
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3)
 
 
 @dataclass(frozen=True)
@@ -67,22 +67,22 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
     return Services(
         settings=settings,
         documents=S3OrderDocuments(
-            session.client("s3", config=_CLIENT_CONFIG), settings.orders_bucket
+            session.client("s3", config=CLIENT_CONFIG), settings.orders_bucket
         ),
         store=DynamoOrderStore(
-            session.client("dynamodb", config=_CLIENT_CONFIG),
+            session.client("dynamodb", config=CLIENT_CONFIG),
             orders_table=settings.orders_table,
             inventory_table=settings.inventory_table,
             counters_table=settings.counters_table,
         ),
         publisher=SnsEventPublisher(
-            session.client("sns", config=_CLIENT_CONFIG), settings.order_events_topic_arn
+            session.client("sns", config=CLIENT_CONFIG), settings.order_events_topic_arn
         ),
-        dead_letters=SqsDeadLetters(session.client("sqs", config=_CLIENT_CONFIG)),
+        dead_letters=SqsDeadLetters(session.client("sqs", config=CLIENT_CONFIG)),
         ledger=SqlLedger(database),
         contacts=SqlContactBook(database),
         mailer=SesMailer(
-            session.client("sesv2", config=_CLIENT_CONFIG),
+            session.client("sesv2", config=CLIENT_CONFIG),
             sender=settings.ses_sender,
             configuration_set=settings.ses_configuration_set,
         ),
@@ -108,7 +108,7 @@ def runner_from_url(url: str, session: boto3.session.Session | None = None) -> S
         query = parse_qs(parts.query)
         if not (parts.path.strip("/") and query.get("cluster") and query.get("secret")):
             raise SettingsError(f"{url!r} needs rds-data:///DATABASE?cluster=ARN&secret=ARN")
-        client = (session or boto3.session.Session()).client("rds-data", config=_CLIENT_CONFIG)
+        client = (session or boto3.session.Session()).client("rds-data", config=CLIENT_CONFIG)
         return DataApiRunner(
             client,
             resource_arn=query["cluster"][0],

@@ -1,4 +1,4 @@
-"""The ledger store: the same migrations and behaviour on SQLite and on a real PostgreSQL."""
+"""The billing database (ledger, rates, contacts): the same SQL on SQLite and PostgreSQL."""
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.adapters.sql_contacts import SqlContactBook
 from chalicelib.adapters.sql_ledger import SqlLedger
 from chalicelib.billing import LedgerEntry
+from chalicelib.communications import Contact
 from chalicelib.fx import RECORDED_RATES, EuroRate, parse_ecb_rates
 from chalicelib.migrations import all_migrations
-from chalicelib.services import ledger_from_url
+from chalicelib.services import ledger_from_url, runner_from_url
 from tests.postgres import fresh_database, postgres_server
 
 
@@ -100,3 +102,36 @@ def test_saving_a_days_rates_again_replaces_them(ledger: SqlLedger) -> None:
         date(2026, 11, 20),
         {"USD": Decimal("1.0523")},
     )
+
+
+@pytest.fixture
+def contacts(empty_database: Callable[[], str]) -> SqlContactBook:
+    runner = runner_from_url(empty_database())
+    SqlLedger(runner).migrate()
+    return SqlContactBook(runner)
+
+
+def test_contacts_are_looked_up_by_customer_id(contacts: SqlContactBook) -> None:
+    assert contacts.contact("cust-1") is None
+    contacts.save_contact(Contact("cust-1", "Ada", "ada@example.com"))
+    contacts.save_contact(Contact("cust-1", "Ada L.", "ada@new.example"))
+    assert contacts.contact("cust-1") == Contact("cust-1", "Ada L.", "ada@new.example")
+    # Parameterised: a hostile id is just an id that matches nobody.
+    assert contacts.contact("x' OR '1'='1") is None
+
+
+def test_suppressions_ignore_case_and_keep_the_first_reason(contacts: SqlContactBook) -> None:
+    at = datetime(2026, 11, 21, tzinfo=UTC)
+    contacts.suppress("Ada@Example.com", "permanent_bounce", at)
+    contacts.suppress("ada@example.com", "complaint", at)
+    assert contacts.suppression("ADA@example.COM") == "permanent_bounce"
+    assert contacts.suppression("bob@example.com") is None
+
+
+def test_an_email_is_claimed_once_then_marked(contacts: SqlContactBook) -> None:
+    at = datetime(2026, 11, 21, tzinfo=UTC)
+    assert contacts.claim_email("ord-1", "confirmation", at) == "sending"
+    assert contacts.claim_email("ord-1", "confirmation", at) == "sending"  # a crash mid-send
+    contacts.mark_email("ord-1", "confirmation", "sent", "msg-1", at)
+    assert contacts.claim_email("ord-1", "confirmation", at) == "sent"
+    assert contacts.claim_email("ord-1", "rejection", at) == "sending"
