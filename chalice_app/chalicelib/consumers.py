@@ -1,5 +1,6 @@
 """What each event-driven function does: queue consumers and the scheduled rate refresh."""
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -20,32 +21,29 @@ from order_contracts import OrderBilled, OrderRejected, OrderReserved, parse_eve
 
 def process_intake_batch(event: dict[str, Any], context: Any, services: Services) -> Any:
     """order-fulfillment: reserve stock for each order placed at either door."""
-    return consume(
-        event,
-        context,
-        lambda record: _fulfil(record, services),
-        services.dead_letters,
-        services.settings.max_receive_count,
-    )
+    return _consume(event, context, services, _fulfil)
 
 
 def bill_reserved_batch(event: dict[str, Any], context: Any, services: Services) -> Any:
     """order-billing: bill each reserved order in USD."""
-    return consume(
-        event,
-        context,
-        lambda record: _bill(record, services),
-        services.dead_letters,
-        services.settings.max_receive_count,
-    )
+    return _consume(event, context, services, _bill)
 
 
 def notify_customers_batch(event: dict[str, Any], context: Any, services: Services) -> Any:
     """order-notifications: email each billed or rejected order's customer, once."""
+    return _consume(event, context, services, _notify)
+
+
+def _consume(
+    event: dict[str, Any],
+    context: Any,
+    services: Services,
+    work: Callable[[SQSRecord, Services], None],
+) -> Any:
     return consume(
         event,
         context,
-        lambda record: _notify(record, services),
+        lambda record: work(record, services),
         services.dead_letters,
         services.settings.max_receive_count,
     )
