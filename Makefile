@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt chalice_app/requirements.txt | cksum | cut -d' ' -f1)
-export PYTHONPATH := $(CURDIR):$(CURDIR)/chalice_app
+export PYTHONPATH := $(CURDIR):$(CURDIR)/chalice_app:$(CURDIR)/ec2_tier
 # chalice package and boto3 need a region even offline; the local stack uses this one.
 export AWS_DEFAULT_REGION ?= us-east-1
 

@@ -16,6 +16,7 @@ from order_contracts.events import (
     OrderReserved,
     StockShortage,
     UnsupportedCurrency,
+    correlation_id_or,
     order_placed,
     parse_event,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "OrderReserved",
     "StockShortage",
     "UnsupportedCurrency",
+    "correlation_id_or",
     "error_body",
     "is_currency",
     "order_placed",

@@ -1,5 +1,6 @@
 """Versioned events of the pipeline: one definition, used by every producer and consumer."""
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal, Self
@@ -20,9 +21,15 @@ from order_contracts.order import ContractModel, Order, OrderId, Sku
 EVENT_TYPE_ATTRIBUTE = "event_type"
 CORRELATION_ID_ATTRIBUTE = "correlation_id"
 
-CorrelationId = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
-]
+CORRELATION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+CorrelationId = Annotated[str, StringConstraints(pattern=CORRELATION_ID_PATTERN)]
+
+
+def correlation_id_or(supplied: str | None, fallback: str) -> str:
+    """The caller's correlation id when it is well formed, else the fallback (a request id)."""
+    if supplied and re.match(CORRELATION_ID_PATTERN, supplied):
+        return supplied
+    return fallback
 
 
 class EventEnvelope(ContractModel):

@@ -16,6 +16,7 @@ from order_contracts import (
     ORDER_ID_PATTERN,
     Order,
     OrderRequest,
+    correlation_id_or,
     error_body,
     order_placed,
     validation_error_body,
@@ -23,16 +24,12 @@ from order_contracts import (
 from order_contracts.errors import FieldProblem
 
 CORRELATION_HEADER = "x-correlation-id"
-_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
 
 
 def correlation_id_from(headers: Mapping[str, str], request_id: str | None) -> str:
     """Use the caller's correlation id when it is well formed, else API Gateway's request id."""
-    supplied = headers.get(CORRELATION_HEADER, "")
-    if _CORRELATION_ID.match(supplied):
-        return supplied
-    return request_id or str(uuid.uuid4())
+    return correlation_id_or(headers.get(CORRELATION_HEADER), request_id or str(uuid.uuid4()))
 
 
 def put_order(

@@ -1,0 +1,71 @@
+"""The web tier: storefront, order form, order status and JSON API, run by gunicorn."""
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from order_contracts import correlation_id_or, error_body
+from order_web import security
+from order_web.extensions import csrf
+from order_web.services import WebServices, build_services
+from order_web.settings import WebSettings
+
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Compose the app; config may carry SETTINGS and SERVICES (tests) and Flask keys."""
+    config = dict(config or {})
+    settings: WebSettings = config.pop("SETTINGS", None) or WebSettings.from_env()
+    web_services: WebServices = config.pop("SERVICES", None) or build_services(settings)
+
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        TRUSTED_HOSTS=list(settings.trusted_hosts) or None,
+        SESSION_COOKIE_SECURE=settings.environment == "production",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=3600,
+    )
+    app.config.from_mapping(config)
+    # One hop: the ALB. It sets X-Forwarded-For/Proto/Port; anything further is the client's.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)  # type: ignore[method-assign]
+    app.extensions["order_web"] = web_services
+
+    csrf.init_app(app)
+    security.init_app(app)
+
+    from order_web import api, health
+
+    csrf.exempt(api.bp)  # JSON clients send no cookies: nothing for a forged request to ride on
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+
+    @app.before_request
+    def assign_correlation_id() -> None:
+        g.correlation_id = correlation_id_or(
+            request.headers.get(CORRELATION_HEADER), uuid.uuid4().hex
+        )
+
+    @app.after_request
+    def echo_correlation_id(response: Response) -> Response:
+        response.headers[CORRELATION_HEADER] = g.get("correlation_id", "")
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response | HTTPException:
+        if not request.path.startswith("/api/"):
+            return error
+        response = jsonify(
+            error_body(error.name.lower().replace(" ", "_"), error.description or "")
+        )
+        response.status_code = error.code or 500
+        return response
+
+    return app

@@ -1,0 +1,57 @@
+"""Settings of the web tier, read from the environment once and typed."""
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Environment = Literal["production", "development", "testing"]
+
+
+class SettingsError(RuntimeError):
+    """The web tier cannot start: the message says which setting and how to set it."""
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    environment: Environment
+    secret_key: str
+    order_intake_topic_arn: str
+    inventory_table: str
+    orders_table: str
+    # Host headers the app answers to (the ALB's DNS name, the shop's domain); empty = any.
+    trusted_hosts: tuple[str, ...] = ()
+    # An order form or JSON order is a few KB; anything larger is refused with 413.
+    max_content_length: int = 64 * 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "WebSettings":
+        environment = environ.get("ORDER_WEB_ENV", "production")
+        if environment not in ("production", "development", "testing"):
+            raise SettingsError(f"ORDER_WEB_ENV={environment!r}: use production or development")
+        secret_key = environ.get("SECRET_KEY", "")
+        if not secret_key:
+            if environment == "production":
+                raise SettingsError(
+                    "SECRET_KEY is not set: production refuses to start without it "
+                    "(the Ansible role puts it in the service's environment from SSM)"
+                )
+            secret_key = secrets.token_hex(32)  # development only: sessions end at restart
+        missing = [
+            name
+            for name in ("ORDER_INTAKE_TOPIC_ARN", "INVENTORY_TABLE", "ORDERS_TABLE")
+            if not environ.get(name)
+        ]
+        if missing:
+            raise SettingsError(f"missing environment variables {', '.join(missing)}")
+        hosts = tuple(h.strip() for h in environ.get("TRUSTED_HOSTS", "").split(",") if h.strip())
+        return cls(
+            environment=environment,  # type: ignore[arg-type]
+            secret_key=secret_key,
+            order_intake_topic_arn=environ["ORDER_INTAKE_TOPIC_ARN"],
+            inventory_table=environ["INVENTORY_TABLE"],
+            orders_table=environ["ORDERS_TABLE"],
+            trusted_hosts=hosts,
+            max_content_length=int(environ.get("MAX_CONTENT_LENGTH", cls.max_content_length)),
+        )
