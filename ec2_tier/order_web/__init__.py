@@ -41,11 +41,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     security.init_app(app)
 
-    from order_web import api, health
+    from order_web import api, health, shop
 
     csrf.exempt(api.bp)  # JSON clients send no cookies: nothing for a forged request to ride on
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(shop.bp)
 
     @app.before_request
     def assign_correlation_id() -> None:
