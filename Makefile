@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/chalice_app:$(CURDIR)/ec2_tier
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit bench package lock clean postgresql
+.PHONY: help run test lint typecheck unit bench wheel package lock clean postgresql
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ unit: $(STAMP) ## pytest (handlers on moto, contract vectors, packaged template)
 
 bench: $(STAMP) ## Print the serverless core's figures: AWS calls and time per order, cold start
 	@$(BIN)/python -m bench.pipeline $(ARGS)
+
+wheel: $(STAMP) ## Build the web tier's wheel into build/wheels (what the Ansible role installs)
+	@$(BIN)/pip wheel --quiet --no-deps --no-build-isolation -w build/wheels ./ec2_tier
+	@ls build/wheels/order_web-*.whl
 
 package: $(STAMP) ## chalice package --merge-template into build/chalice
 	@$(BIN)/python -m local_stack.package build/chalice

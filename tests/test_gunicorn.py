@@ -59,7 +59,7 @@ def gunicorn(
             "-m",
             "gunicorn",
             "-c",
-            str(ROOT / "ec2_tier/gunicorn.conf.py"),
+            "python:order_web.gunicorn_conf",
             "order_web.wsgi:app",
         ],
         cwd=tmp_path,

@@ -1,4 +1,4 @@
-"""The WSGI entry point gunicorn serves: `gunicorn -c gunicorn.conf.py order_web.wsgi:app`."""
+"""The WSGI entry point: `gunicorn -c python:order_web.gunicorn_conf order_web.wsgi:app`."""
 
 from order_web import create_app
 
