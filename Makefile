@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/chalice_app:$(CURDIR)/ec2_tier
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit bench wheel package lock clean postgresql
+.PHONY: help run test lint typecheck unit bench wheel package lock clean system-packages
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,18 +25,24 @@ $(STAMP): requirements-dev.txt chalice_app/requirements.txt
 run: $(STAMP) ## Run the order pipeline locally on moto and show an order through both doors
 	@$(BIN)/python -m local_stack.demo $(ARGS)
 
-test: lint typecheck postgresql unit ## Run every check CI runs: ruff, mypy, pytest
+test: lint typecheck system-packages unit ## Run every check CI runs: ruff, mypy, pytest
 
-# The ledger tests run the same SQL on SQLite and on a real PostgreSQL server they start.
-postgresql:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+# Debian packages the tests use: a real PostgreSQL server (the ledger tests run the same SQL
+# on SQLite and on it), chromium (the browser test) and iproute2 (its network namespace).
+SYSTEM_PACKAGES := $(strip \
+	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) \
+	$(if $(wildcard /usr/bin/chromium),,chromium) \
+	$(if $(wildcard /usr/sbin/ip /sbin/ip /bin/ip),,iproute2))
+
+system-packages:
+	@if [ -n "$(SYSTEM_PACKAGES)" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then \
-	    echo "PostgreSQL is needed by the ledger tests and installing it needs root:"; \
-	    echo "  sudo apt-get install -y postgresql   then run make test again"; exit 1; \
+	    echo "The tests need Debian packages that are missing, and installing them needs root:"; \
+	    echo "  sudo apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES)"; exit 1; \
 	  fi; \
-	  echo "==> Installing PostgreSQL from Debian's packages (first run only, about a minute)"; \
+	  echo "==> Installing $(SYSTEM_PACKAGES) from Debian's packages (first run only, a minute or two)"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -q && apt-get install -y -q --no-install-recommends postgresql; \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES); \
 	fi
 
 lint: $(STAMP) ## ruff lint and format check
