@@ -21,7 +21,14 @@ from order_contracts.events import (
     parse_event,
 )
 from order_contracts.money import is_currency, round_money
-from order_contracts.order import ORDER_ID_PATTERN, Customer, Order, OrderLine, OrderRequest
+from order_contracts.order import (
+    ORDER_ID_PATTERN,
+    Customer,
+    Order,
+    OrderLine,
+    OrderRequest,
+    guest_customer_id,
+)
 
 __all__ = [
     "CORRELATION_ID_ATTRIBUTE",
@@ -43,6 +50,7 @@ __all__ = [
     "UnsupportedCurrency",
     "correlation_id_or",
     "error_body",
+    "guest_customer_id",
     "is_currency",
     "order_placed",
     "parse_event",

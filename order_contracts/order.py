@@ -24,6 +24,9 @@ SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{0,31}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 MAX_LINES = 50
 MAX_QUANTITY = 1000
+# Customers of the storefront check out as guests: no account, so no row in the contact
+# book. Their id carries this prefix and the details typed at checkout are their contact.
+GUEST_CUSTOMER_PREFIX = "guest-"
 
 
 def _check_currency(code: str) -> str:
@@ -57,6 +60,16 @@ class Customer(ContractModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     email: Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN)]
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+    @property
+    def is_guest(self) -> bool:
+        return self.customer_id.startswith(GUEST_CUSTOMER_PREFIX)
+
+
+def guest_customer_id(email: str) -> str:
+    """A guest's stable id: the same address always maps to the same customer."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
+    return GUEST_CUSTOMER_PREFIX + digest
 
 
 class OrderRequest(ContractModel):

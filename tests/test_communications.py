@@ -18,7 +18,14 @@ from chalicelib.communications import Contact
 from chalicelib.emails import confirmation
 from chalicelib.services import CLIENT_CONFIG, get_services, set_services
 from local_stack.resources import Provisioned
-from order_contracts import Billing, OrderBilled, OrderRejected, OrderReserved, StockShortage
+from order_contracts import (
+    Billing,
+    OrderBilled,
+    OrderRejected,
+    OrderReserved,
+    StockShortage,
+    guest_customer_id,
+)
 from tests.conftest import EventTap, Inventory, invoke, order_item, queue_messages
 from tests.factories import order, placed, sqs_record
 
@@ -225,6 +232,32 @@ def test_a_missing_contact_is_retried_then_dead_lettered_with_its_reason(
     reason = dead["MessageAttributes"][FAILURE_REASON_ATTRIBUTE]["StringValue"]
     assert reason == "MissingContact: no contact for customer cust-0001"
     assert sent_emails() == []
+
+
+def test_a_guest_is_mailed_at_the_address_given_at_checkout(
+    client: Client, inventory: Inventory, aws: Provisioned
+) -> None:
+    # Storefront shoppers have no row in the contact book: their order is their contact.
+    guest = {
+        "customer_id": guest_customer_id("Grace@Example.com"),
+        "name": "Grace Hopper",
+        "email": "Grace@Example.com",
+        "country": "US",
+    }
+    o = order("web-guest-1", [("MUG-BLUE", 1, "12.00")], customer=guest)
+    rejected = OrderRejected(
+        order_id=o.order_id,
+        occurred_at=AT,
+        correlation_id="corr-test",
+        order=o,
+        reasons=[StockShortage(sku="MUG-BLUE", reason="out_of_stock", requested=1, available=0)],
+    )
+    record = notification(rejected)
+    assert invoke(client, "customer_communications", record) == []
+    [email] = sent_emails()
+    assert email.destinations["ToAddresses"] == ["Grace@Example.com"]
+    assert guest_customer_id("grace@example.com ") == guest["customer_id"]
+    assert guest["customer_id"].startswith("guest-")
 
 
 def test_only_billed_and_rejected_reach_the_notifications_queue(aws: Provisioned) -> None:

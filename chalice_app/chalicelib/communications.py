@@ -11,7 +11,7 @@ from typing import Literal, Protocol
 
 from chalicelib import emails
 from chalicelib.reservation import EventPublisher, OrderRecord, OrderStore, publish_pending
-from order_contracts import OrderBilled, OrderConfirmed, OrderRejected
+from order_contracts import Customer, OrderBilled, OrderConfirmed, OrderRejected
 
 Outcome = Literal["confirmation", "rejection"]
 EmailStatus = Literal["sending", "sent", "suppressed"]
@@ -71,15 +71,23 @@ def communicate(
     """
     order = event.order
     outcome: Outcome = "confirmation" if isinstance(event, OrderBilled) else "rejection"
-    contact = book.contact(order.customer.customer_id)
-    if contact is None:
-        raise MissingContact(f"no contact for customer {order.customer.customer_id}")
+    contact = _contact(order.customer, book)
     status = book.claim_email(order.order_id, outcome, now())
     if status == "sending":
         status = _send(event, outcome, contact, book, mailer, now)
     if isinstance(event, OrderBilled):
         _confirm(event, status, orders, publisher, now)
     return status
+
+
+def _contact(customer: Customer, book: ContactBook) -> Contact:
+    """The contact book is the record for registered customers; a guest's order is its own."""
+    contact = book.contact(customer.customer_id)
+    if contact is not None:
+        return contact
+    if customer.is_guest:
+        return Contact(customer.customer_id, customer.name, customer.email)
+    raise MissingContact(f"no contact for customer {customer.customer_id}")
 
 
 def _send(
