@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/chalice_app:$(CURDIR)/ec2_tier
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit bench wheel package lock clean system-packages
+.PHONY: help run redrive test lint typecheck unit bench wheel package lock clean system-packages
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,17 +22,27 @@ $(STAMP): requirements-dev.txt chalice_app/requirements.txt
 	@$(BIN)/python -m pip install --progress-bar on -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-run: $(STAMP) ## Run the order pipeline locally on moto and show an order through both doors
-	@$(BIN)/python -m local_stack.demo $(ARGS)
+run: $(STAMP) ## Run the whole pipeline locally on moto (make run ARGS=--help for options)
+	@$(BIN)/python -m local_stack $(ARGS)
 
-test: lint typecheck system-packages unit ## Run every check CI runs: ruff, mypy, pytest
+AWS_PORT ?= 4566
+redrive: $(STAMP) ## Send a queue's dead letters back: make redrive QUEUE=order-fulfillment
+	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=order-fulfillment [AWS_PORT=4566]"; exit 2; }
+	@AWS_ENDPOINT_URL=http://127.0.0.1:$(AWS_PORT) AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+	  $(BIN)/python -m local_stack.redrive $(QUEUE)
+
+test: lint typecheck playbooks-lint system-packages unit ## Run every check CI runs: ruff, mypy, pytest
 
 # Debian packages the tests use: a real PostgreSQL server (the ledger tests run the same SQL
-# on SQLite and on it), chromium (the browser test) and iproute2 (its network namespace).
+# on SQLite and on it), chromium (the browser test) and iproute2 (its network namespace);
+# debootstrap, systemd-container and openssh-client for the host role's converge test.
 SYSTEM_PACKAGES := $(strip \
 	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) \
 	$(if $(wildcard /usr/bin/chromium),,chromium) \
-	$(if $(wildcard /usr/sbin/ip /sbin/ip /bin/ip),,iproute2))
+	$(if $(wildcard /usr/sbin/ip /sbin/ip /bin/ip),,iproute2) \
+	$(if $(wildcard /usr/sbin/debootstrap),,debootstrap) \
+	$(if $(wildcard /usr/bin/systemd-nspawn),,systemd-container) \
+	$(if $(wildcard /usr/bin/ssh-keygen),,openssh-client))
 
 system-packages:
 	@if [ -n "$(SYSTEM_PACKAGES)" ]; then \
@@ -64,6 +74,31 @@ bench: $(STAMP) ## Print the serverless core's figures: AWS calls and time per o
 wheel: $(STAMP) ## Build the web tier's wheel into build/wheels (what the Ansible role installs)
 	@$(BIN)/pip wheel --quiet --no-deps --no-build-isolation -w build/wheels ./ec2_tier
 	@ls build/wheels/order_web-*.whl
+
+# Ansible in its own virtual environment: the ansible package (with the amazon.aws and
+# community.aws collections, never fetched from Galaxy) is ~600 MB and pinned apart.
+.PHONY: ansible-venv playbooks-lint wheelhouse
+ANSIBLE_VENV ?= .venv-ansible
+ANSIBLE_STAMP := $(ANSIBLE_VENV)/.installed-$(shell cat requirements-ansible.txt | cksum | cut -d' ' -f1)
+
+$(ANSIBLE_STAMP): requirements-ansible.txt
+	@echo "==> Setting up $(ANSIBLE_VENV) from requirements-ansible.txt (first run only, two minutes or so)"
+	@test -x $(ANSIBLE_VENV)/bin/python || $(PYTHON) -m venv $(ANSIBLE_VENV)
+	@$(ANSIBLE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	@$(ANSIBLE_VENV)/bin/python -m pip install --progress-bar on -r requirements-ansible.txt
+	@rm -f $(ANSIBLE_VENV)/.installed-* && touch $@
+
+ansible-venv: $(ANSIBLE_STAMP) ## Set up .venv-ansible (ansible, ansible-lint) for playbooks/
+
+playbooks-lint: $(ANSIBLE_STAMP) ## ansible-lint --profile production and syntax check of site.yml
+	@echo "==> ansible-lint"
+	@cd playbooks && ../$(ANSIBLE_VENV)/bin/ansible-lint --offline --profile production
+	@cd playbooks && ../$(ANSIBLE_VENV)/bin/ansible-playbook --syntax-check -i localhost, site.yml
+
+wheelhouse: $(STAMP) ## The web tier's wheel and its pinned dependencies in build/wheelhouse
+	@rm -rf build/wheelhouse
+	@$(BIN)/pip wheel --quiet --no-build-isolation -c requirements-dev.txt -w build/wheelhouse ./ec2_tier
+	@ls build/wheelhouse | wc -l | xargs echo "==> build/wheelhouse: wheels:"
 
 package: $(STAMP) ## chalice package --merge-template into build/chalice
 	@$(BIN)/python -m local_stack.package build/chalice

@@ -1,11 +1,13 @@
 """The local stack: the demo behind `make run`, and the local AWS server's behaviour."""
 
-import os
+import json
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -18,33 +20,32 @@ pytestmark = pytest.mark.server
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_demo_takes_orders_through_both_doors() -> None:
-    environment = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'chalice_app'}"}
+FREE_PORTS = ["--aws-port", "0", "--api-port", "0", "--web-port", "0", "--dashboard-port", "0"]
+
+
+def test_the_tour_takes_orders_through_both_doors() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "local_stack.demo", "--once", "--aws-port", "0", "--api-port", "0"],
+        [sys.executable, "-m", "local_stack", "--once", *FREE_PORTS],
         cwd=ROOT,
-        env=environment,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
-    assert "demo-api-1 CONFIRMED RECEIVED -> RESERVED -> BILLED -> CONFIRMED" in lines
-    assert "demo-web-1 CONFIRMED RECEIVED -> RESERVED -> BILLED -> CONFIRMED" in lines
-    emails = [line for line in lines if line.startswith("to ada@example.com: ")]
+    assert "demo-api-1 CONFIRMED RECEIVED → RESERVED → BILLED → CONFIRMED" in lines
+    # The web door: the real web tier under gunicorn, a guest mailed at her own address.
+    assert "web-demo-web-1 CONFIRMED RECEIVED → RESERVED → BILLED → CONFIRMED" in lines
+    emails = [line for line in lines if line.startswith("to ")]
     assert sorted(emails) == [
         "to ada@example.com: Order demo-api-1 confirmed",
         "to ada@example.com: Order demo-api-2 could not be accepted",
-        "to ada@example.com: Order demo-web-1 confirmed",
+        "to grace@example.com: Order web-demo-web-1 confirmed",
     ]
     # 2 mugs at 12.00 + 2 teas at 4.50 = 33.00 EUR at the recorded 1.0523 USD per EUR.
-    assert "demo-api-1 33.00 EUR -> 34.73 USD at 1.0523000000 (2026-11-20)" in lines
-    assert (
-        "demo-api-2 REJECTED RECEIVED -> REJECTED MUG-BLUE out_of_stock (wanted 2, had 1)" in lines
-    )
-    # demo-api-1 came through both doors; its two mugs were taken once.
+    assert "demo-api-1 33.00 EUR -> 34.73 USD" in lines
+    assert "demo-api-2 REJECTED RECEIVED → REJECTED (MUG-BLUE out_of_stock)" in lines
     assert "MUG-BLUE 3 -> 1" in lines
 
 
@@ -70,12 +71,13 @@ def test_a_long_poll_does_not_stall_other_clients(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_the_running_stack_stops_cleanly_on_a_signal(stop_signal: signal.Signals) -> None:
-    environment = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'chalice_app'}"}
+def test_the_running_stack_stops_cleanly_on_a_signal(
+    stop_signal: signal.Signals, tmp_path: Path
+) -> None:
+    urls_file = tmp_path / "urls.json"
     demo = subprocess.Popen(
-        [sys.executable, "-m", "local_stack.demo", "--aws-port", "0", "--api-port", "0"],
+        [sys.executable, "-m", "local_stack", "--no-tour", "--urls-file", urls_file, *FREE_PORTS],
         cwd=ROOT,
-        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -87,7 +89,11 @@ def test_the_running_stack_stops_cleanly_on_a_signal(stop_signal: signal.Signals
                 break
         demo.send_signal(stop_signal)
         assert demo.wait(timeout=30) == 0
-        assert "Stopping." in demo.stdout.read()
+        assert "Stopped." in demo.stdout.read()
+        # Nothing is left running: gunicorn, the API, the dashboard and moto all closed.
+        for url in json.loads(urls_file.read_text()).values():
+            with pytest.raises(urllib.error.URLError):
+                urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback
     finally:
         if demo.poll() is None:
             demo.kill()

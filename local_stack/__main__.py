@@ -1,0 +1,101 @@
+"""Run the whole order pipeline locally: `python -m local_stack` (what `make run` does).
+
+Starts a local AWS (moto) on 127.0.0.1 with every resource, the order API, the web tier under
+gunicorn, the queues' event sources and a dashboard; loads a demo catalog and customers;
+plays a short tour; then serves until Ctrl-C.
+"""
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from local_stack.stack import Ports, StackError, Urls, local_stack, step
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    defaults = Ports()
+    parser = argparse.ArgumentParser(
+        prog="make run ARGS=...",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="Every port can also be set from the environment (AWS_PORT, API_PORT, "
+        "WEB_PORT, DASHBOARD_PORT); 0 picks a free one.",
+    )
+
+    def port(name: str, variable: str, default: int, what: str) -> None:
+        parser.add_argument(
+            f"--{name}-port",
+            type=int,
+            default=int(os.environ.get(variable, default)),
+            help=f"port of {what} (default {default})",
+        )
+
+    port("aws", "AWS_PORT", defaults.aws, "the local AWS endpoint (moto)")
+    port("api", "API_PORT", defaults.api, "the order API (API Gateway routes)")
+    port("web", "WEB_PORT", defaults.web, "the web tier's storefront (gunicorn)")
+    port("dashboard", "DASHBOARD_PORT", defaults.dashboard, "the dashboard")
+    parser.add_argument("--no-tour", action="store_true", help="skip the scripted tour")
+    parser.add_argument("--once", action="store_true", help="exit after the tour")
+    parser.add_argument(
+        "--urls-file",
+        type=Path,
+        help="write the URLs as JSON to this file once everything answers (for scripts)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="also print the handlers' logs and access lines"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    if not arguments.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    ports = Ports(
+        arguments.aws_port, arguments.api_port, arguments.web_port, arguments.dashboard_port
+    )
+    stopping = threading.Event()
+    # Ctrl-C in a terminal, SIGTERM from a supervisor: both stop everything cleanly.
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stopping.set())
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="order-pipeline-") as state_dir,
+            local_stack(ports, Path(state_dir), arguments.verbose) as stack,
+        ):
+            if not arguments.no_tour:
+                from local_stack.tour import tour
+
+                tour(stack.urls)
+            if arguments.once:
+                return 0
+            print_urls(stack.urls)
+            if arguments.urls_file is not None:
+                arguments.urls_file.write_text(json.dumps(stack.urls.as_dict()))
+            print("Serving until Ctrl-C.", flush=True)
+            stopping.wait()
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print("Stopped.", flush=True)
+    return 0
+
+
+def print_urls(urls: Urls) -> None:
+    step("Ready")
+    print(f"  Storefront (web tier):  {urls.storefront}/")
+    print(f"  Order API:              {urls.api}/orders/{{order_id}}")
+    print(f"  Dashboard:              {urls.dashboard}/")
+    print(f"  Local AWS (moto):       {urls.aws}")
+    print(f"  Try: curl -s {urls.api}/orders/demo-api-1")
+    port = urls.aws.rsplit(":", 1)[1]
+    print(f"  Redrive a DLQ:          make redrive QUEUE=order-fulfillment AWS_PORT={port}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""The whole pipeline on one machine: local AWS, order API, web tier, event sources, dashboard.
+
+Everything listens on 127.0.0.1. The order API and the handlers run in this process, as
+`chalice local` would run them; the web tier runs under gunicorn with the configuration the
+hosts use; the event sources poll every queue the Chalice app subscribes to, with the batch
+size the app declares, and delete only what the handler did not report as failed.
+"""
+
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from werkzeug.serving import make_server
+
+from local_stack import demo_data
+from local_stack.event_source import SqsEventSource
+from local_stack.moto_server import LocalAws
+from local_stack.resources import Provisioned, provision
+
+CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
+LOCAL = "127.0.0.1"
+log = logging.getLogger(__name__)
+
+
+class StackError(RuntimeError):
+    """The local stack could not start: the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where each part listens; 0 picks a free port."""
+
+    aws: int = 4566
+    api: int = 8000
+    web: int = 8080
+    dashboard: int = 8001
+
+
+@dataclass(frozen=True)
+class Urls:
+    aws: str
+    api: str
+    storefront: str
+    dashboard: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    urls: Urls
+    provisioned: Provisioned
+    event_sources: tuple[SqsEventSource, ...]
+
+
+@contextmanager
+def local_stack(ports: Ports, state_dir: Path, verbose: bool = False) -> Iterator[RunningStack]:
+    """Start every part; on exit stop them in reverse order, whatever happened."""
+    with ExitStack() as running:
+        step(f"Starting the local AWS (moto) on {LOCAL}")
+        aws = running.enter_context(_listening(LocalAws(host=LOCAL, port=ports.aws), "AWS"))
+        os.environ.update(
+            AWS_ENDPOINT_URL=aws.endpoint_url,
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto accepts any credentials
+            AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        )
+        step("Creating topics, queues with DLQs, subscriptions, tables, the bucket and SES")
+        billing_database = f"sqlite:///{state_dir / 'billing.db'}"
+        provisioned = provision(boto3.session.Session(), billing_database)
+        os.environ.update(provisioned.environment)
+
+        from chalicelib.services import get_services
+
+        step("Loading the demo catalog (EUR, GBP, JPY, USD), customers and exchange rates")
+        demo_data.load(boto3.resource("dynamodb").Table("inventory"), get_services().contacts)
+
+        app, module = _load_chalice_app(verbose)
+        api = running.enter_context(_chalice_api(app, ports.api, verbose))
+        sources = _event_sources(app, module, provisioned)
+        running.enter_context(_polling(sources))
+        step(f"Event sources poll {', '.join(s.queue_url.rsplit('/', 1)[1] for s in sources)}")
+
+        step("Starting the web tier under gunicorn")
+        storefront = running.enter_context(_gunicorn(ports.web, provisioned, state_dir, verbose))
+
+        from local_stack.dashboard import LocalState, create_dashboard
+
+        state = LocalState(provisioned, get_services().ledger)
+        dashboard = running.enter_context(_serve(create_dashboard(state), ports.dashboard))
+        urls = Urls(aws.endpoint_url, api, storefront, dashboard)
+        yield RunningStack(urls, provisioned, tuple(sources))
+        step("Stopping")
+
+
+@contextmanager
+def _listening(aws: LocalAws, name: str) -> Iterator[LocalAws]:
+    try:
+        aws.start()
+    except OSError as error:
+        raise StackError(
+            f"cannot listen for the local {name}: {error}. Is another `make run` running? "
+            "Stop it, or choose other ports (make run ARGS='--help')."
+        ) from error
+    try:
+        yield aws
+    finally:
+        aws.stop()
+
+
+def _load_chalice_app(verbose: bool) -> tuple[Any, Any]:
+    from chalice.cli.factory import CLIFactory
+
+    factory = CLIFactory(project_dir=str(CHALICE_DIR), environ=os.environ)
+    app = factory.load_chalice_app()
+    import app as module  # the module whose handlers Lambda would call
+
+    if not verbose:
+        from chalicelib.observability import logger
+
+        logger.setLevel(logging.WARNING)
+    return app, module
+
+
+@contextmanager
+def _chalice_api(app: Any, port: int, verbose: bool) -> Iterator[str]:
+    """The API Gateway routes, served by chalice's local server (what `chalice local` runs)."""
+    from chalice.cli.factory import CLIFactory
+    from chalice.local import ChaliceRequestHandler, create_local_server
+
+    config = CLIFactory(project_dir=str(CHALICE_DIR)).create_config_obj(chalice_stage_name="dev")
+    try:
+        server = create_local_server(app, config, LOCAL, port)
+    except OSError as error:
+        raise StackError(f"cannot serve the order API on port {port}: {error}") from error
+    if not verbose:  # chalice's local server prints an access line per request
+        ChaliceRequestHandler.log_message = _quiet
+    # The HTTP server itself: chalice's wrapper would print its configured port, not the bound one.
+    thread = threading.Thread(target=server.server.serve_forever, name="order-api", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{LOCAL}:{server.server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server.server_close()
+        thread.join(timeout=10)
+
+
+def _quiet(*args: object) -> None:
+    """Drop an access log line."""
+
+
+def _event_sources(app: Any, module: Any, provisioned: Provisioned) -> list[SqsEventSource]:
+    """One event source per SQS subscription the app declares, as its event source mapping."""
+    from chalice.app import SQSEventConfig
+
+    sqs = boto3.client("sqs")
+    return [
+        SqsEventSource(
+            sqs,
+            queue_url=provisioned.queue_urls[config.queue],
+            queue_arn=provisioned.queue_arns[config.queue],
+            handler=getattr(module, config.name),
+            function_name=config.name,
+            batch_size=config.batch_size,
+        )
+        for config in app.event_sources
+        if isinstance(config, SQSEventConfig) and config.queue is not None
+    ]
+
+
+@contextmanager
+def _polling(sources: list[SqsEventSource]) -> Iterator[None]:
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=source.run, args=(stop,), name=source.queue_url, daemon=True)
+        for source in sources
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+@contextmanager
+def _gunicorn(port: int, provisioned: Provisioned, state_dir: Path, verbose: bool) -> Iterator[str]:
+    """The web tier as the hosts run it; its socket is ours, so port 0 works and cannot race."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((LOCAL, port))
+    except OSError as error:
+        listener.close()
+        raise StackError(f"cannot serve the web tier on port {port}: {error}") from error
+    listener.listen(128)
+    url = f"http://{LOCAL}:{listener.getsockname()[1]}"
+    environment = {
+        **os.environ,
+        "ORDER_WEB_ENV": "development",  # plain HTTP on loopback: cookies cannot be Secure
+        # One key for every worker, new each run: forms and sessions work across workers.
+        "SECRET_KEY": secrets.token_hex(32),
+        "ORDER_INTAKE_TOPIC_ARN": provisioned.topic_arns["order-intake"],
+        "INVENTORY_TABLE": provisioned.environment["INVENTORY_TABLE"],
+        "ORDERS_TABLE": provisioned.environment["ORDERS_TABLE"],
+        "ORDER_WEB_BIND": f"fd://{listener.fileno()}",
+        "GUNICORN_CONTROL_SOCKET": str(state_dir / "gunicorn.ctl"),
+    }
+    log_file = (state_dir / "web.log").open("w")
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:order_web.gunicorn_conf"]
+    web = subprocess.Popen(
+        [*command, "order_web.wsgi:app"],
+        cwd=state_dir,
+        env=environment,
+        pass_fds=(listener.fileno(),),
+        stdout=None if verbose else log_file,
+        stderr=subprocess.STDOUT,
+    )
+    listener.close()  # gunicorn holds it now
+    try:
+        _wait_until_healthy(f"{url}/healthz", web, state_dir / "web.log")
+        yield url
+    finally:
+        web.terminate()
+        try:
+            web.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            web.kill()
+            web.wait()
+        log_file.close()
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"gunicorn exited with {process.returncode}: see {log_path}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise StackError(f"the web tier did not answer {url} within 60 s: see {log_path}")
+
+
+@contextmanager
+def _serve(app: Any, port: int) -> Iterator[str]:
+    try:
+        server = make_server(LOCAL, port, app, threaded=True)
+    except OSError as error:
+        raise StackError(f"cannot serve the dashboard on port {port}: {error}") from error
+    thread = threading.Thread(target=server.serve_forever, name="dashboard", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{LOCAL}:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def step(text: str) -> None:
+    print(f"==> {text}", flush=True)
