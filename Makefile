@@ -31,7 +31,7 @@ redrive: $(STAMP) ## Send a queue's dead letters back: make redrive QUEUE=order-
 	@AWS_ENDPOINT_URL=http://127.0.0.1:$(AWS_PORT) AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
 	  $(BIN)/python -m local_stack.redrive $(QUEUE)
 
-test: lint typecheck playbooks-lint system-packages unit ## Run every check CI runs: ruff, mypy, pytest
+test: lint typecheck templates playbooks-lint system-packages unit ## Run every check CI runs: ruff, mypy, pytest
 
 # Debian packages the tests use: a real PostgreSQL server (the ledger tests run the same SQL
 # on SQLite and on it), chromium (the browser test) and iproute2 (its network namespace);
@@ -99,6 +99,26 @@ wheelhouse: $(STAMP) ## The web tier's wheel and its pinned dependencies in buil
 	@rm -rf build/wheelhouse
 	@$(BIN)/pip wheel --quiet --no-build-isolation -c requirements-dev.txt -w build/wheelhouse ./ec2_tier
 	@ls build/wheelhouse | wc -l | xargs echo "==> build/wheelhouse: wheels:"
+
+# checkov in its own virtual environment: it pins an old boto3 the main one must not get.
+.PHONY: templates
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | cksum | cut -d' ' -f1)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@echo "==> Setting up $(CHECKOV_VENV) from requirements-checkov.txt (first run only, about a minute)"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	@$(CHECKOV_VENV)/bin/python -m pip install --progress-bar on -r requirements-checkov.txt
+	@rm -f $(CHECKOV_VENV)/.installed-* && touch $@
+
+templates: $(STAMP) $(CHECKOV_STAMP) ## cfn-lint and checkov on cloudformation/ and the packaged Chalice template
+	@$(BIN)/python -m local_stack.package build/chalice-lint >/dev/null
+	@echo "==> cfn-lint (cloudformation/*.yaml, packaged Chalice template)"
+	@$(BIN)/cfn-lint cloudformation/*.yaml build/chalice-lint/sam.json
+	@echo "==> checkov (cloudformation/, packaged Chalice template)"
+	@$(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --quiet --compact -d cloudformation
+	@$(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --quiet --compact -f build/chalice-lint/sam.json
 
 package: $(STAMP) ## chalice package --merge-template into build/chalice
 	@$(BIN)/python -m local_stack.package build/chalice
