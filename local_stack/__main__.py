@@ -13,6 +13,8 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from local_stack.stack import Ports, StackError, Urls, local_stack, step
@@ -47,6 +49,20 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="write the URLs as JSON to this file once everything answers (for scripts)",
     )
     parser.add_argument(
+        "--retry-delay",
+        type=int,
+        metavar="SECONDS",
+        help="seconds before a failed message is delivered again, instead of the queues' "
+        "visibility timeout (180 s, as on AWS): a poison message reaches its DLQ after five "
+        "attempts, so a small value shows retries and dead letters quickly",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="keep the billing database and the web tier's log here (default: a temporary "
+        "directory, removed on exit)",
+    )
+    parser.add_argument(
         "--verbose", action="store_true", help="also print the handlers' logs and access lines"
     )
     return parser.parse_args(argv)
@@ -65,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal_number, lambda *_: stopping.set())
     try:
         with (
-            tempfile.TemporaryDirectory(prefix="order-pipeline-") as state_dir,
-            local_stack(ports, Path(state_dir), arguments.verbose) as stack,
+            _state_dir(arguments.state_dir) as state_dir,
+            local_stack(ports, state_dir, arguments.verbose, arguments.retry_delay) as stack,
         ):
             if not arguments.no_tour:
                 from local_stack.tour import tour
@@ -76,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             print_urls(stack.urls)
             if arguments.urls_file is not None:
-                arguments.urls_file.write_text(json.dumps(stack.urls.as_dict()))
+                # Written whole, then renamed: a script waiting for it never reads half a file.
+                partial = arguments.urls_file.with_suffix(".partial")
+                partial.write_text(json.dumps(stack.urls.as_dict()))
+                partial.replace(arguments.urls_file)
             print("Serving until Ctrl-C.", flush=True)
             stopping.wait()
     except StackError as error:
@@ -84,6 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print("Stopped.", flush=True)
     return 0
+
+
+@contextmanager
+def _state_dir(chosen: Path | None) -> Iterator[Path]:
+    if chosen is not None:
+        chosen.mkdir(parents=True, exist_ok=True)
+        yield chosen
+        return
+    with tempfile.TemporaryDirectory(prefix="order-pipeline-") as temporary:
+        yield Path(temporary)
 
 
 def print_urls(urls: Urls) -> None:

@@ -17,7 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from werkzeug.serving import make_server
 from local_stack import demo_data
 from local_stack.event_source import SqsEventSource
 from local_stack.moto_server import LocalAws
-from local_stack.resources import Provisioned, provision
+from local_stack.resources import RESOURCES, Provisioned, provision
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
 LOCAL = "127.0.0.1"
@@ -67,8 +67,14 @@ class RunningStack:
 
 
 @contextmanager
-def local_stack(ports: Ports, state_dir: Path, verbose: bool = False) -> Iterator[RunningStack]:
-    """Start every part; on exit stop them in reverse order, whatever happened."""
+def local_stack(
+    ports: Ports, state_dir: Path, verbose: bool = False, retry_delay: int | None = None
+) -> Iterator[RunningStack]:
+    """Start every part; on exit stop them in reverse order, whatever happened.
+
+    retry_delay, if given, replaces the queues' visibility timeout: how long a failed message
+    waits before it is delivered again (AWS: six times the function timeout).
+    """
     with ExitStack() as running:
         step(f"Starting the local AWS (moto) on {LOCAL}")
         aws = running.enter_context(_listening(LocalAws(host=LOCAL, port=ports.aws), "AWS"))
@@ -79,8 +85,14 @@ def local_stack(ports: Ports, state_dir: Path, verbose: bool = False) -> Iterato
             AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         )
         step("Creating topics, queues with DLQs, subscriptions, tables, the bucket and SES")
+        # A new local AWS starts empty, so the billing store starts empty too.
+        (state_dir / "billing.db").unlink(missing_ok=True)
         billing_database = f"sqlite:///{state_dir / 'billing.db'}"
-        provisioned = provision(boto3.session.Session(), billing_database)
+        resources = RESOURCES
+        if retry_delay is not None:
+            queues = tuple(replace(q, visibility_timeout=retry_delay) for q in RESOURCES.queues)
+            resources = replace(RESOURCES, queues=queues)
+        provisioned = provision(boto3.session.Session(), billing_database, resources)
         os.environ.update(provisioned.environment)
 
         from chalicelib.services import get_services

@@ -1,0 +1,326 @@
+"""End to end, against the running local stack: the README's run command, as a user runs it.
+
+Every request goes over HTTP to the order API, the web tier (gunicorn) or the local AWS;
+every check reads what a user or an operator can see: the API, the dashboard, the queues.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.adapters.sql_contacts import SqlContactBook
+from chalicelib.adapters.sql_runners import DbApiRunner
+from chalicelib.communications import Contact
+from chalicelib.intake import document_key
+from local_stack.tour import ADA, GRACE, order_body, request
+from order_contracts import Order, OrderRequest, order_placed
+from tests.factories import s3_notification
+from tests.stack_process import ROOT, StackProcess, running_stack
+
+pytestmark = pytest.mark.server
+FINAL = {"CONFIRMED", "REJECTED"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def aws(stack: StackProcess) -> boto3.session.Session:
+    return boto3.session.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1"
+    )
+
+
+def client(session: boto3.session.Session, stack: StackProcess, service: str) -> Any:
+    return session.client(service, endpoint_url=stack.aws)  # type: ignore[call-overload]
+
+
+def dashboard(stack: StackProcess) -> dict[str, Any]:
+    status, state = request(stack.dashboard, "GET", "/state.json")
+    assert status == 200
+    return state  # type: ignore[no-any-return]
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.25)
+
+
+def api_status(stack: StackProcess, order_id: str) -> str:
+    return str(request(stack.api, "GET", f"/orders/{order_id}")[1].get("status"))
+
+
+def final_status(stack: StackProcess, order_id: str) -> str:
+    return str(
+        wait_for(f"{order_id} to finish", lambda: (s := api_status(stack, order_id)) in FINAL and s)
+    )
+
+
+def stock(state: dict[str, Any], sku: str) -> int:
+    return next(int(item["stock"]) for item in state["stock"] if item["sku"] == sku)
+
+
+def emails_to(state: dict[str, Any], address: str) -> list[str]:
+    return [email["subject"] for email in state["emails"] if email["to"] == address]
+
+
+def order_row(state: dict[str, Any], order_id: str) -> dict[str, Any]:
+    return next(order for order in state["orders"] if order["order_id"] == order_id)
+
+
+def queues_drained(stack: StackProcess) -> bool:
+    return all(q["visible"] == 0 and q["in_flight"] == 0 for q in dashboard(stack)["queues"])
+
+
+def test_orders_through_both_doors_are_confirmed_billed_and_emailed(stack: StackProcess) -> None:
+    before = dashboard(stack)
+    status, _ = request(
+        stack.api, "PUT", "/orders/e2e-api-1", order_body(ADA, [("POT-IRON", 2, "39.00")], "GBP")
+    )
+    assert status == 201
+    guest = {**GRACE, "customer_id": "guest-e2e-grace", "email": "grace.e2e@example.com"}
+    status, placed = request(
+        stack.storefront,
+        "POST",
+        "/api/orders",
+        order_body(guest, [("KETTLE-GOOSE", 1, "64.99")], "USD"),
+        {"Idempotency-Key": "e2e-web-0001"},
+    )
+    assert (status, placed["order_id"]) == (202, "web-e2e-web-0001")
+
+    assert final_status(stack, "e2e-api-1") == "CONFIRMED"
+    assert final_status(stack, "web-e2e-web-0001") == "CONFIRMED"
+    # The web tier's own status endpoint tells the shopper the same.
+    assert request(stack.storefront, "GET", "/api/orders/web-e2e-web-0001")[1]["status"] == (
+        "CONFIRMED"
+    )
+    state = wait_for(
+        "both confirmations",
+        lambda: (s := dashboard(stack)) and len(s["emails"]) >= len(before["emails"]) + 2 and s,
+    )
+    assert "Order e2e-api-1 confirmed" in emails_to(state, ADA["email"])
+    assert emails_to(state, "grace.e2e@example.com") == ["Order web-e2e-web-0001 confirmed"]
+    assert stock(state, "POT-IRON") == stock(before, "POT-IRON") - 2
+    assert stock(state, "KETTLE-GOOSE") == stock(before, "KETTLE-GOOSE") - 1
+    # The ledger rows, in USD: GBP converted at the recorded rate; USD stays as it is.
+    assert order_row(state, "e2e-api-1")["usd"].endswith(" USD")
+    assert order_row(state, "web-e2e-web-0001")["usd"] == "64.99 USD"
+    # The email itself, as the dashboard shows it.
+    [index] = [e["index"] for e in state["emails"] if e["to"] == "grace.e2e@example.com"]
+    with urllib.request.urlopen(f"{stack.dashboard}/emails/{index}") as page:  # noqa: S310
+        assert b"KETTLE-GOOSE" in page.read()
+
+
+def test_an_out_of_stock_order_is_rejected_with_a_notice_and_no_ledger_row(
+    stack: StackProcess,
+) -> None:
+    before = dashboard(stack)
+    oolong = order_body(ADA, [("TEA-OOLONG", 1, "7.80")], "EUR")
+    assert request(stack.api, "PUT", "/orders/e2e-oolong", oolong)[0] == 201
+
+    assert final_status(stack, "e2e-oolong") == "REJECTED"
+    state = wait_for(
+        "the rejection notice",
+        lambda: (
+            (s := dashboard(stack))
+            and "Order e2e-oolong could not be accepted" in emails_to(s, ADA["email"])
+            and s
+        ),
+    )
+    row = order_row(state, "e2e-oolong")
+    assert row["usd"] == ""  # no ledger row
+    assert "TEA-OOLONG out_of_stock" in row["rejection"]
+    assert stock(state, "TEA-OOLONG") == stock(before, "TEA-OOLONG") == 0
+
+
+def test_a_duplicate_delivery_into_the_fulfillment_queue_changes_nothing(
+    stack: StackProcess, aws: boto3.session.Session
+) -> None:
+    body = order_body(ADA, [("TEA-EARLGREY", 3, "4.50")], "EUR")
+    assert request(stack.api, "PUT", "/orders/e2e-dup", body)[0] == 201
+    assert final_status(stack, "e2e-dup") == "CONFIRMED"
+    wait_for("the queues to drain", lambda: queues_drained(stack))
+    before = dashboard(stack)
+
+    # S3 and SNS deliver at least once: the same order arrives again, twice, both ways.
+    sqs = client(aws, stack, "sqs")
+    queue_url = sqs.get_queue_url(QueueName="order-fulfillment")["QueueUrl"]
+    bucket = client(aws, stack, "s3").list_buckets()["Buckets"][0]["Name"]
+    order = Order.from_request("e2e-dup", OrderRequest.model_validate(body))
+    again = order_placed(order, source="api", correlation_id="dup", now=datetime.now(UTC))
+    sqs.send_message(
+        QueueUrl=queue_url, MessageBody=s3_notification(bucket, document_key(order.order_id))
+    )
+    sqs.send_message(QueueUrl=queue_url, MessageBody=again.to_json())
+    time.sleep(1)
+    wait_for("the duplicates to be consumed", lambda: queues_drained(stack))
+
+    after = dashboard(stack)
+    assert after["stock"] == before["stock"]
+    assert after["counters"] == before["counters"]
+    assert after["emails"] == before["emails"]
+    assert order_row(after, "e2e-dup") == order_row(before, "e2e-dup")
+    assert all(q["dead_letters"] == 0 for q in after["queues"] if q["name"] == "order-fulfillment")
+
+
+def test_a_poison_message_is_dead_lettered_and_the_redrive_command_brings_it_back(
+    stack: StackProcess, aws: boto3.session.Session
+) -> None:
+    sqs = client(aws, stack, "sqs")
+    queue_url = sqs.get_queue_url(QueueName="order-fulfillment")["QueueUrl"]
+    dead_letter_url = sqs.get_queue_url(QueueName="order-fulfillment-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody="this is not an order")
+
+    # Five attempts, RETRY_DELAY_SECONDS apart, then the DLQ with the reason.
+    wait_for("the dead letter", lambda: depth(sqs, dead_letter_url) == 1, timeout=60)
+    [dead] = sqs.receive_message(
+        QueueUrl=dead_letter_url, MessageAttributeNames=["All"], VisibilityTimeout=0
+    )["Messages"]
+    assert dead["Body"] == "this is not an order"
+    assert dead["MessageAttributes"]["failure_reason"]["StringValue"].startswith("InvalidMessage")
+
+    redrive = redrive_command(stack, "order-fulfillment")
+    assert "order-fulfillment: 1 message(s) sent back from order-fulfillment-dlq" in redrive
+    assert depth(sqs, dead_letter_url) == 0
+    # Back on its queue it fails again (nothing fixed it) and returns to the DLQ with a reason.
+    wait_for("the second dead letter", lambda: depth(sqs, dead_letter_url) == 1, timeout=60)
+    assert redrive_command(stack, "order-fulfillment").startswith("order-fulfillment: 1 ")
+    wait_for("the third dead letter", lambda: depth(sqs, dead_letter_url) == 1, timeout=60)
+    sqs.purge_queue(QueueUrl=dead_letter_url)
+
+
+def test_a_fixed_cause_and_a_redrive_complete_the_order(stack: StackProcess) -> None:
+    # An API customer the contact book does not know yet: billed, but no one to tell.
+    stranger = {**ADA, "customer_id": "cust-e2e-new", "email": "new@example.com"}
+    body = order_body(stranger, [("TEA-MATCHA", 1, "1200")], "JPY")
+    assert request(stack.api, "PUT", "/orders/e2e-new", body)[0] == 201
+    wait_for(
+        "the notice to be dead-lettered",
+        lambda: any(
+            q["name"] == "order-notifications" and q["dead_letters"] == 1
+            for q in dashboard(stack)["queues"]
+        ),
+    )
+    assert api_status(stack, "e2e-new") == "BILLED"
+
+    # The operator adds the contact, then redrives: the order completes, mailed once.
+    book = SqlContactBook(DbApiRunner.sqlite(str(stack.state_dir / "billing.db")))
+    book.save_contact(Contact("cust-e2e-new", "Nova Newcomer", "new@example.com"))
+    assert "1 message(s) sent back" in redrive_command(stack, "order-notifications")
+    assert final_status(stack, "e2e-new") == "CONFIRMED"
+    state = wait_for(
+        "the confirmation",
+        lambda: (s := dashboard(stack)) and emails_to(s, "new@example.com") and s,
+    )
+    assert emails_to(state, "new@example.com") == ["Order e2e-new confirmed"]
+
+
+def test_two_hundred_orders_at_once_all_finish_and_stock_never_goes_below_zero(
+    stack: StackProcess, aws: boto3.session.Session
+) -> None:
+    inventory = client(aws, stack, "dynamodb")
+    inventory.put_item(
+        TableName="inventory",
+        Item={
+            "sku": {"S": "LOAD-TEST"},
+            "name": {"S": "Load test tea"},
+            "price": {"N": "1.00"},
+            "currency": {"S": "EUR"},
+            "stock": {"N": "150"},
+        },
+    )
+    lines = [("LOAD-TEST", 1, "1.00")]
+
+    def place(n: int) -> tuple[str, int]:
+        if n % 2:
+            order_id = f"load-api-{n:03d}"
+            return order_id, request(
+                stack.api, "PUT", f"/orders/{order_id}", order_body(ADA, lines)
+            )[0]
+        guest = {**GRACE, "customer_id": f"guest-load-{n:03d}"}
+        status, body = request(
+            stack.storefront,
+            "POST",
+            "/api/orders",
+            order_body(guest, lines),
+            {"Idempotency-Key": f"load-web-{n:03d}"},
+        )
+        return body.get("order_id", ""), status
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        placed = list(pool.map(place, range(200)))
+    assert sorted({status for _, status in placed}) == [201, 202]
+    order_ids = [order_id for order_id, _ in placed]
+
+    lowest = 150
+
+    def all_final() -> bool:
+        nonlocal lowest
+        item = inventory.get_item(
+            TableName="inventory", Key={"sku": {"S": "LOAD-TEST"}}, ConsistentRead=True
+        )
+        lowest = min(lowest, int(item["Item"]["stock"]["N"]))
+        statuses = [
+            item["status"]["S"]
+            for page in inventory.get_paginator("scan").paginate(
+                TableName="orders", ConsistentRead=True
+            )
+            for item in page["Items"]
+            if item["order_id"]["S"] in set(order_ids)
+        ]
+        return len(statuses) == 200 and all(s in FINAL for s in statuses)
+
+    wait_for("200 orders to finish", all_final, timeout=600)
+    statuses = [api_status(stack, order_id) for order_id in order_ids]
+    assert statuses.count("CONFIRMED") == 150
+    assert statuses.count("REJECTED") == 50
+    assert lowest >= 0
+    final = inventory.get_item(
+        TableName="inventory", Key={"sku": {"S": "LOAD-TEST"}}, ConsistentRead=True
+    )
+    assert final["Item"]["stock"]["N"] == "0"
+
+
+def depth(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def redrive_command(stack: StackProcess, queue: str) -> str:
+    """What `make redrive QUEUE=...` runs, pointed at this stack's local AWS."""
+    environment = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": stack.aws,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "local_stack.redrive", queue],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
