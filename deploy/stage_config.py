@@ -1,0 +1,251 @@
+"""Fill a Chalice stage from the stacks' outputs: its environment and a resource-scoped policy.
+
+Usage: python -m deploy.stage_config --stage prod [--region REGION] [--chalice-dir DIR]
+
+Writes the stage's environment_variables into .chalice/config.json and .chalice/policy-<stage>.json
+with the exact ARNs the stacks created, so no ARN is ever typed by hand.
+"""
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+
+from deploy.stacks import stack
+
+CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app" / ".chalice"
+APP_NAME = "order-pipeline"
+# The functions of app.py; the API handler is named after the app and stage alone.
+EVENT_FUNCTIONS = (
+    "process_order",
+    "initiate_billing",
+    "customer_communications",
+    "record_ses_feedback",
+    "refresh_exchange_rates",
+)
+# The stage the local stack and the tests package: its settings come from the local stack.
+LOCAL_STAGE = "dev"
+
+# stack key (security, messaging, data) -> output name -> value
+StackOutputs = Mapping[str, Mapping[str, str]]
+Statement = dict[str, Any]
+
+
+class StageConfigError(RuntimeError):
+    """An output is missing or the stage cannot be written; the message says which."""
+
+
+@dataclass(frozen=True)
+class Account:
+    partition: str
+    region: str
+    account_id: str
+
+    @classmethod
+    def from_arn(cls, arn: str) -> "Account":
+        _, partition, _, region, account_id, _ = arn.split(":", 5)
+        return cls(partition, region, account_id)
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
+
+
+def read_outputs(
+    cloudformation: Any, keys: Sequence[str] = ("security", "messaging", "data")
+) -> dict[str, dict[str, str]]:
+    """The outputs of the stacks the serverless half uses, read with DescribeStacks."""
+    outputs: dict[str, dict[str, str]] = {}
+    for key in keys:
+        (described,) = cloudformation.describe_stacks(StackName=stack(key).name)["Stacks"]
+        outputs[key] = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    return outputs
+
+
+def _output(outputs: StackOutputs, key: str, name: str) -> str:
+    try:
+        return outputs[key][name]
+    except KeyError:
+        raise StageConfigError(f"stack {stack(key).name} has no output {name}") from None
+
+
+def billing_database_url(outputs: StackOutputs) -> str:
+    """rds-data:///<db>?cluster=<arn>&secret=<arn>, as chalicelib.services reads it."""
+    database = _output(outputs, "data", "BillingDatabaseName")
+    cluster = quote(_output(outputs, "data", "BillingClusterArn"), safe=":/")
+    secret = quote(_output(outputs, "data", "BillingSecretArn"), safe=":/")
+    return f"rds-data:///{database}?cluster={cluster}&secret={secret}"
+
+
+def environment(outputs: StackOutputs) -> dict[str, str]:
+    """The Lambda functions' environment (chalicelib.settings reads it)."""
+    return {
+        "ORDERS_BUCKET": _output(outputs, "data", "OrdersBucketName"),
+        "ORDERS_TABLE": _output(outputs, "data", "OrdersTableName"),
+        "INVENTORY_TABLE": _output(outputs, "data", "InventoryTableName"),
+        "COUNTERS_TABLE": _output(outputs, "data", "CountersTableName"),
+        "ORDER_EVENTS_TOPIC_ARN": _output(outputs, "messaging", "OrderEventsTopicArn"),
+        "ORDER_INTAKE_TOPIC_ARN": _output(outputs, "messaging", "OrderIntakeTopicArn"),
+        "BILLING_DATABASE_URL": billing_database_url(outputs),
+        "SES_SENDER": _output(outputs, "messaging", "SesSenderAddress"),
+        "SES_CONFIGURATION_SET": _output(outputs, "messaging", "SesConfigurationSetName"),
+        # The handlers dead-letter on this receive; it must equal the queues' maxReceiveCount.
+        "MAX_RECEIVE_COUNT": _output(outputs, "messaging", "MaxReceiveCount"),
+    }
+
+
+def _queues(outputs: StackOutputs, suffix: str) -> list[str]:
+    return [
+        _output(outputs, "messaging", f"{queue}{suffix}")
+        for queue in ("OrderFulfillment", "OrderBilling", "OrderNotifications")
+    ]
+
+
+def policy(outputs: StackOutputs, stage: str) -> dict[str, Any]:
+    """The stage's IAM policy: every statement names the exact resources it may touch."""
+    key_arn = _output(outputs, "security", "KeyArn")
+    account = Account.from_arn(key_arn)
+    bucket = _output(outputs, "data", "OrdersBucketName")
+    function_names = [f"{APP_NAME}-{stage}"] + [f"{APP_NAME}-{stage}-{f}" for f in EVENT_FUNCTIONS]
+    statements: list[Statement] = [
+        {
+            "Sid": "WriteLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [
+                account.arn("logs", f"log-group:/aws/lambda/{name}:*") for name in function_names
+            ],
+        },
+        {
+            "Sid": "ReadAndWriteOrderDocuments",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": f"arn:{account.partition}:s3:::{bucket}/orders/*",
+        },
+        {
+            "Sid": "TellMissingDocumentsFromForbiddenOnes",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": f"arn:{account.partition}:s3:::{bucket}",
+            "Condition": {"StringLike": {"s3:prefix": "orders/*"}},
+        },
+        {
+            "Sid": "OrderStateStockAndCounters",
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+            ],
+            "Resource": [
+                _output(outputs, "data", f"{table}TableArn")
+                for table in ("Orders", "Inventory", "Counters")
+            ],
+        },
+        {
+            "Sid": "ConsumeOrderQueues",
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Resource": _queues(outputs, "QueueArn"),
+        },
+        {
+            "Sid": "DeadLetterWithReason",
+            "Effect": "Allow",
+            "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"],
+            "Resource": _queues(outputs, "DeadLetterQueueArn"),
+        },
+        {
+            "Sid": "PublishOrderEvents",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": _output(outputs, "messaging", "OrderEventsTopicArn"),
+        },
+        {
+            "Sid": "SendCustomerEmail",
+            "Effect": "Allow",
+            "Action": "ses:SendEmail",
+            "Resource": [
+                account.arn("ses", f"identity/{_output(outputs, 'messaging', 'SesIdentityName')}"),
+                account.arn(
+                    "ses",
+                    f"configuration-set/{_output(outputs, 'messaging', 'SesConfigurationSetName')}",
+                ),
+            ],
+        },
+        {
+            "Sid": "BillingDatabaseThroughDataApi",
+            "Effect": "Allow",
+            "Action": [
+                "rds-data:ExecuteStatement",
+                "rds-data:BeginTransaction",
+                "rds-data:CommitTransaction",
+                "rds-data:RollbackTransaction",
+            ],
+            "Resource": _output(outputs, "data", "BillingClusterArn"),
+        },
+        {
+            "Sid": "BillingDatabaseCredentials",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": _output(outputs, "data", "BillingSecretArn"),
+        },
+        {
+            # Queues, topics, the bucket, the tables and the secret are encrypted with this key.
+            "Sid": "UseThePipelineKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": key_arn,
+        },
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def write_stage(
+    chalice_dir: Path, stage: str, variables: Mapping[str, str], document: Mapping[str, Any]
+) -> Path:
+    """Set the stage's environment and policy file in config.json; write policy-<stage>.json."""
+    if stage == LOCAL_STAGE:
+        raise StageConfigError(f"stage {stage!r} is the local stack's; deploy another stage (prod)")
+    config_path = chalice_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    policy_file = f"policy-{stage}.json"
+    settings = config.setdefault("stages", {}).setdefault(stage, {"api_gateway_stage": "api"})
+    settings["autogen_policy"] = False
+    settings["iam_policy_file"] = policy_file
+    settings["environment_variables"] = dict(variables)
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    policy_path = chalice_dir / policy_file
+    policy_path.write_text(json.dumps(document, indent=2) + "\n")
+    return policy_path
+
+
+def configure_stage(cloudformation: Any, stage: str, chalice_dir: Path = CHALICE_DIR) -> Path:
+    """Read the stacks' outputs and write the stage's configuration; return the policy's path."""
+    outputs = read_outputs(cloudformation)
+    return write_stage(chalice_dir, stage, environment(outputs), policy(outputs, stage))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--stage", required=True, help="Chalice stage to fill, such as prod")
+    parser.add_argument("--region", help="region of the stacks (default: the AWS configuration's)")
+    parser.add_argument(
+        "--chalice-dir", type=Path, default=CHALICE_DIR, help="the .chalice directory"
+    )
+    arguments = parser.parse_args(argv)
+    cloudformation = boto3.session.Session(region_name=arguments.region).client("cloudformation")
+    try:
+        policy_path = configure_stage(cloudformation, arguments.stage, arguments.chalice_dir)
+    except StageConfigError as error:
+        parser.exit(2, f"error: {error}\n")
+    config_path = arguments.chalice_dir / "config.json"
+    print(f"==> stage {arguments.stage}: environment in {config_path}, policy in {policy_path}")
+
+
+if __name__ == "__main__":
+    main()
