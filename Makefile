@@ -64,9 +64,17 @@ typecheck: $(STAMP) ## mypy on the application packages
 	@echo "==> mypy"
 	@$(BIN)/mypy
 
-unit: $(STAMP) ## pytest (handlers on moto, contract vectors, packaged template)
+# newman runs the Postman collection against the local stack; pinned in package-lock.json.
+NEWMAN := node_modules/.bin/newman
+unit: $(STAMP) $(NEWMAN) ## pytest (handlers, contract vectors, templates, the running local stack)
 	@echo "==> pytest"
 	@$(BIN)/pytest $(ARGS)
+
+$(NEWMAN): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 (apt-get install nodejs npm)"; exit 1; }
+	@echo "==> Installing newman from package-lock.json (first run only, a few seconds)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 bench: $(STAMP) ## Print the serverless core's figures: AWS calls and time per order, cold start
 	@$(BIN)/python -m bench.pipeline $(ARGS)
@@ -129,4 +137,4 @@ lock: ## Re-pin requirements-dev.txt from a fresh environment (needs the registr
 	@{ head -2 requirements-dev.txt; build/lockvenv/bin/pip freeze; } > requirements-dev.txt.new && mv requirements-dev.txt.new requirements-dev.txt
 
 clean: ## Remove the virtual environment and build output
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache test-output
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache test-output node_modules

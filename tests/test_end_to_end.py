@@ -4,6 +4,7 @@ Every request goes over HTTP to the order API, the web tier (gunicorn) or the lo
 every check reads what a user or an operator can see: the API, the dashboard, the queues.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -324,3 +326,35 @@ def redrive_command(stack: StackProcess, queue: str) -> str:
         check=True,
     )
     return result.stdout
+
+
+def test_the_postman_collection_passes_with_newman(stack: StackProcess, tmp_path: Path) -> None:
+    newman = ROOT / "node_modules" / ".bin" / "newman"
+    assert newman.exists(), "newman is missing: `make test` installs it from package.json"
+    report = tmp_path / "newman.json"
+    result = subprocess.run(
+        [
+            str(newman),
+            "run",
+            str(ROOT / "postman" / "order-api.postman_collection.json"),
+            "--environment",
+            str(ROOT / "postman" / "local.postman_environment.json"),
+            "--env-var",
+            f"baseUrl={stack.api}",
+            "--reporters",
+            "cli,json",
+            "--reporter-json-export",
+            str(report),
+            "--color",
+            "off",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    stats = json.loads(report.read_text())["run"]["stats"]
+    assert stats["assertions"]["failed"] == 0
+    # Place, repeat, conflict, ten refusals, nothing stored, CONFIRMED, unknown.
+    assert stats["assertions"]["total"] == 16
