@@ -1,4 +1,5 @@
-"""A shopper's order through the real form in Debian's chromium, in a network namespace."""
+"""A shopper's order through the running stack's storefront in Debian's chromium, then the
+dashboard, in a network namespace of their own."""
 
 import json
 import os
@@ -38,5 +39,6 @@ def test_a_shopper_places_an_order_and_follows_it() -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["order_id"].startswith("web-")
-    for shot in ("1-storefront.png", "2-confirmation.png", "3-status.png"):
+    assert summary["status"] == "CONFIRMED"
+    for shot in ("1-storefront.png", "2-confirmation.png", "3-status.png", "4-dashboard.png"):
         assert (OUTPUT / shot).stat().st_size > 10_000, shot
