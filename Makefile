@@ -35,8 +35,10 @@ test: lint typecheck templates playbooks-lint system-packages unit ## Run every 
 
 # Debian packages the tests use: a real PostgreSQL server (the ledger tests run the same SQL
 # on SQLite and on it), chromium (the browser test) and iproute2 (its network namespace);
-# debootstrap, systemd-container and openssh-client for the host role's converge test.
+# debootstrap, systemd-container and openssh-client for the host role's converge test; npm
+# (with Node.js) for newman, which runs the Postman collection.
 SYSTEM_PACKAGES := $(strip \
+	$(if $(shell command -v npm),,npm) \
 	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) \
 	$(if $(wildcard /usr/bin/chromium),,chromium) \
 	$(if $(wildcard /usr/sbin/ip /sbin/ip /bin/ip),,iproute2) \
