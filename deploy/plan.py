@@ -94,7 +94,9 @@ def _resource_line(logical_id: str, resource: Mapping[str, Any]) -> str:
 def describe(position: int, stack: Stack, given: Mapping[str, str]) -> list[str]:
     """The plan of one stack, as lines of text."""
     if not stack.template.exists():
-        return [f"==> {position}. {stack.name}: {stack.template.name} is not written yet"]
+        return [
+            f"==> {position}. {stack.name} ({stack.purpose}): {stack.template.name} not written yet"
+        ]
     template = load_template(stack.template)
     lines = [f"==> {position}. {stack.name} ({stack.purpose})"]
     if stack.deployed_by_ansible:
