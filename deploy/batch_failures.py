@@ -1,0 +1,68 @@
+"""After `chalice deploy`: turn on partial batch responses on the stage's SQS triggers.
+
+Usage: python -m deploy.batch_failures --stage prod [--region REGION]
+
+chalice deploy creates each SQS event source mapping without FunctionResponseTypes, and then
+Lambda ignores the handlers' batchItemFailures: a batch whose handler returns is deleted
+whole, failed records included. Run this after every chalice deploy (it changes nothing when
+the setting is already there). The packaged template sets it itself (merge-template.json).
+"""
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+import boto3
+
+from deploy.stage_config import APP_NAME, EVENT_FUNCTIONS
+
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+
+
+class NoQueueTriggers(RuntimeError):
+    """The stage has no SQS triggers: it is not deployed yet, or in another region."""
+
+
+def report_batch_item_failures(lambda_client: Any, stage: str) -> list[str]:
+    """Set ReportBatchItemFailures on every SQS mapping of the stage; return the queue ARNs."""
+    queues: list[str] = []
+    paginator = lambda_client.get_paginator("list_event_source_mappings")
+    for function in EVENT_FUNCTIONS:
+        name = f"{APP_NAME}-{stage}-{function}"
+        try:
+            mappings = [
+                mapping
+                for page in paginator.paginate(FunctionName=name)
+                for mapping in page["EventSourceMappings"]
+            ]
+        except lambda_client.exceptions.ResourceNotFoundException:
+            continue  # a function this stage does not have; the check below tells if none
+        for mapping in mappings:
+            if ":sqs:" not in mapping.get("EventSourceArn", ""):
+                continue
+            if REPORT_BATCH_ITEM_FAILURES not in mapping.get("FunctionResponseTypes", []):
+                lambda_client.update_event_source_mapping(
+                    UUID=mapping["UUID"], FunctionResponseTypes=[REPORT_BATCH_ITEM_FAILURES]
+                )
+            queues.append(mapping["EventSourceArn"])
+    if not queues:
+        raise NoQueueTriggers(f"stage {stage!r} has no SQS triggers: run chalice deploy first")
+    return queues
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--stage", required=True, help="the Chalice stage deployed, such as prod")
+    parser.add_argument("--region", help="region of the stage (default: the AWS configuration's)")
+    arguments = parser.parse_args(argv)
+    client = boto3.session.Session(region_name=arguments.region).client("lambda")
+    try:
+        queues = report_batch_item_failures(client, arguments.stage)
+    except NoQueueTriggers as error:
+        parser.exit(2, f"error: {error}\n")
+    for queue in queues:
+        print(f"==> {queue}: {REPORT_BATCH_ITEM_FAILURES}")
+
+
+if __name__ == "__main__":
+    main()
