@@ -75,6 +75,11 @@ def _imports(node: Any) -> set[str]:
     return found
 
 
+def imported_exports(template: Template, values: Mapping[str, str]) -> set[str]:
+    """The export names a template imports, its parameters substituted."""
+    return {_substitute(name, values) for name in _imports(template.get("Resources", {}))}
+
+
 def _substitute(text: str, values: Mapping[str, str]) -> str:
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
@@ -111,7 +116,7 @@ def describe(position: int, stack: Stack, given: Mapping[str, str]) -> list[str]
     resources = template.get("Resources", {})
     lines.append(f"  resources ({len(resources)}):")
     lines += [_resource_line(logical_id, resource) for logical_id, resource in resources.items()]
-    imports = sorted(_substitute(name, values) for name in _imports(resources))
+    imports = sorted(imported_exports(template, values))
     if imports:
         lines.append("  imports: " + ", ".join(imports))
     outputs = template.get("Outputs", {})

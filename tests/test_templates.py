@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from deploy.plan import imported_exports, parameter_values
 from deploy.stacks import STACKS
 from deploy.templates import Template
 from order_contracts.events import (
@@ -79,16 +80,12 @@ def test_every_parameter_is_described_and_constrained(all_templates: dict[str, T
 def test_stacks_import_only_from_stacks_deployed_before_them(
     all_templates: dict[str, Template],
 ) -> None:
-    order = [stack.key for stack in STACKS]
-    for name, template in all_templates.items():
-        earlier = set(order[: order.index(name)])
-        imported = {
-            default.removeprefix("order-pipeline-")
-            for parameter, declaration in template.get("Parameters", {}).items()
-            if parameter.endswith("Stack")
-            for default in [str(declaration["Default"])]
-        }
-        assert imported <= earlier, f"{name} imports from {imported - earlier}"
+    order = [stack.name for stack in STACKS]
+    for key, template in all_templates.items():
+        position = order.index(f"order-pipeline-{key}")
+        for export in imported_exports(template, parameter_values(template, {})):
+            (exporter,) = [name for name in order if export.startswith(f"{name}-")]
+            assert order.index(exporter) < position, f"{key} imports {export}"
 
 
 def test_the_web_acl_guards_the_load_balancer(all_templates: dict[str, Template]) -> None:
