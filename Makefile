@@ -78,8 +78,22 @@ $(NEWMAN): package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-bench: $(STAMP) ## Print the serverless core's figures: AWS calls and time per order, cold start
-	@$(BIN)/python -m bench.pipeline $(ARGS)
+bench: $(STAMP) $(if $(findstring --help,$(ARGS)),,bench-tools) ## Web tier load, AWS requests and cost per order, cold start, end to end (ARGS=--help)
+	@$(BIN)/python -m bench $(ARGS)
+
+# wrk (Debian's package) offers the web tier its load; only make bench needs it.
+BENCH_PACKAGES := $(if $(wildcard /usr/bin/wrk),,wrk)
+.PHONY: bench-tools
+bench-tools:
+	@if [ -n "$(BENCH_PACKAGES)" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "make bench needs wrk, which is missing, and installing it needs root:"; \
+	    echo "  sudo apt-get install -y --no-install-recommends $(BENCH_PACKAGES)"; exit 1; \
+	  fi; \
+	  echo "==> Installing $(BENCH_PACKAGES) from Debian's packages (first run only)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends $(BENCH_PACKAGES); \
+	fi
 
 wheel: $(STAMP) ## Build the web tier's wheel into build/wheels (what the Ansible role installs)
 	@$(BIN)/pip wheel --quiet --no-deps --no-build-isolation -w build/wheels ./ec2_tier

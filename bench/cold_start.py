@@ -1,0 +1,271 @@
+"""Cold start: what a new Lambda container pays before and during its first invocation.
+
+Chalice packages one module, app.py, for every function, so every function's init imports
+the same code. What differs is the first invocation: each handler builds its adapters then.
+Each handler is measured in a fresh interpreter against a local AWS (moto on 127.0.0.1):
+the import of app.py, the first invocation and a second one; first minus second is what the
+first invocation adds (building clients, loading service models, lazy imports).
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+CHALICE_DIR = ROOT / "chalice_app"
+HANDLERS = ("put_order", "process_order", "initiate_billing", "customer_communications")
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    module: str
+    self_us: int
+    cumulative_us: int
+    depth: int
+
+
+def parse_importtime(stderr: str) -> list[ImportRecord]:
+    """The lines `python -X importtime` writes: self and cumulative microseconds per module."""
+    records = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "[us]" in line:
+            continue
+        self_us, cumulative_us, name = line[len("import time:") :].split("|")
+        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
+        records.append(ImportRecord(name.strip(), int(self_us), int(cumulative_us), depth))
+    return records
+
+
+def import_total_ms(records: list[ImportRecord], module: str) -> float:
+    """Cumulative import time of a top-level module, in ms."""
+    for record in records:
+        if record.module == module and record.depth == 0:
+            return record.cumulative_us / 1000
+    raise ValueError(f"{module} is not among the imports")
+
+
+def by_distribution(records: list[ImportRecord], top: int = 8) -> dict[str, float]:
+    """Self time summed by top-level package (boto3, pydantic, ...), largest first, in ms."""
+    totals: dict[str, int] = defaultdict(int)
+    for record in records:
+        totals[record.module.split(".", 1)[0]] += record.self_us
+    largest = sorted(totals.items(), key=lambda item: item[1], reverse=True)[:top]
+    return {name: round(us / 1000, 1) for name, us in largest}
+
+
+def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    path = os.pathsep.join([str(ROOT), str(CHALICE_DIR)])
+    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
+
+
+def app_import(runs: int, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Import time of app.py in fresh interpreters: -X importtime's total and breakdown."""
+    progress(f"python -X importtime -c 'import app', {runs} fresh interpreters")
+    totals, breakdowns = [], []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import app"],
+            cwd=CHALICE_DIR,
+            env=_environment(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        records = parse_importtime(done.stderr)
+        totals.append(import_total_ms(records, "app"))
+        breakdowns.append(records)
+    median_run = breakdowns[totals.index(sorted(totals)[len(totals) // 2])]
+    return {
+        "import_app_ms_median": round(statistics.median(totals), 1),
+        "import_app_ms_min": round(min(totals), 1),
+        "self_ms_by_package": by_distribution(median_run),
+        "runs": runs,
+    }
+
+
+# Runs in a fresh interpreter: time `import app`, then two invocations of one handler.
+_CHILD = """
+import json, sys, time
+started = time.perf_counter()
+import app
+imported = time.perf_counter()
+from chalice.local import LambdaContext
+import botocore.session
+built = []
+create_client = botocore.session.Session.create_client
+def counted(self, service_name, *args, **kwargs):
+    built.append(service_name)
+    return create_client(self, service_name, *args, **kwargs)
+botocore.session.Session.create_client = counted
+handler = sys.argv[1]
+events = json.load(open(sys.argv[2]))
+function = app.app if handler == "put_order" else getattr(app, handler)
+modules_before = len(sys.modules)
+timings = []
+for event in events:
+    begin = time.perf_counter()
+    function(event, LambdaContext(handler, 512))
+    timings.append(time.perf_counter() - begin)
+    if len(timings) == 1:
+        modules_after_first = len(sys.modules)
+        clients_first = list(built)
+print(json.dumps({
+    "import_ms": (imported - started) * 1000,
+    "first_ms": timings[0] * 1000,
+    "second_ms": timings[1] * 1000,
+    "clients_built": clients_first,
+    "modules_imported_by_first": modules_after_first - modules_before,
+}))
+"""
+
+
+def handlers_first_invocation(progress: Callable[[str], None]) -> dict[str, Any]:
+    """Each handler's import and first two invocations, each in a fresh interpreter."""
+    from bench.orders import order_body
+    from bench.pipeline import LINES
+    from chalicelib.communications import Contact
+    from chalicelib.services import ledger_from_url
+    from local_stack.event_source import lambda_sqs_record
+    from local_stack.moto_server import LocalAws
+    from local_stack.resources import provision
+
+    progress("starting a local AWS for the handlers' first invocations")
+    results: dict[str, Any] = {}
+    with LocalAws(host="127.0.0.1", port=0) as aws, tempfile.TemporaryDirectory() as directory:
+        local = {
+            "AWS_ENDPOINT_URL": aws.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        }
+        os.environ.update(local)
+        database_url = f"sqlite:///{directory}/billing.db"
+        provisioned = provision(boto3.session.Session(), database_url)
+        os.environ.update(provisioned.environment)
+        ledger_from_url(database_url)  # migrated by provision; contacts share the database
+        from chalicelib.adapters.sql_contacts import SqlContactBook
+        from chalicelib.services import runner_from_url
+
+        SqlContactBook(runner_from_url(database_url)).save_contact(
+            Contact("cust-0001", "Ada", "ada@example.com")
+        )
+        inventory = boto3.resource("dynamodb").Table("inventory")
+        for sku, _, _ in LINES:
+            inventory.put_item(Item={"sku": sku, "stock": 100})
+        sqs = boto3.client("sqs")
+        sqs.purge_queue(QueueUrl=provisioned.queue_urls["order-fulfillment"])  # S3's test event
+        body = order_body(LINES)
+        region = local["AWS_DEFAULT_REGION"]
+        events: list[dict[str, Any]] = [_api_event(f"cold-{n}", body) for n in (1, 2)]
+        queues = {
+            "process_order": "order-fulfillment",
+            "initiate_billing": "order-billing",
+            "customer_communications": "order-notifications",
+        }
+        for handler in HANDLERS:
+            if handler in queues:
+                url, arn = (
+                    provisioned.queue_urls[queues[handler]],
+                    provisioned.queue_arns[queues[handler]],
+                )
+                messages = _receive(sqs, url, 2)
+                events = [{"Records": [lambda_sqs_record(m, arn, region)]} for m in messages]
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                        for n, m in enumerate(messages)
+                    ],
+                )
+            events_file = Path(directory) / f"{handler}.json"
+            events_file.write_text(json.dumps(events))
+            done = subprocess.run(
+                [sys.executable, "-c", _CHILD, handler, str(events_file)],
+                cwd=CHALICE_DIR,
+                env=_environment({**local, **provisioned.environment}),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"{handler} failed in a fresh interpreter:\n{done.stderr}")
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            figures["first_adds_ms"] = figures["first_ms"] - figures["second_ms"]
+            results[handler] = {
+                k: round(v, 1) if isinstance(v, float) else v for k, v in figures.items()
+            }
+            progress(
+                f"{handler:<24} import {figures['import_ms']:.0f} ms, first invocation "
+                f"{figures['first_ms']:.0f} ms (second {figures['second_ms']:.0f} ms), "
+                f"clients built: {', '.join(figures['clients_built']) or 'none'}"
+            )
+    return results
+
+
+def _receive(sqs: Any, url: str, count: int) -> list[dict[str, Any]]:
+    """Wait (briefly) for the messages the previous handler caused."""
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 20
+    while len(messages) < count and time.monotonic() < deadline:
+        messages += sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=count - len(messages),
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+    if len(messages) < count:
+        raise RuntimeError(f"{url}: {len(messages)} of {count} messages arrived")
+    return messages
+
+
+def _api_event(order_id: str, body: str) -> dict[str, Any]:
+    """An API Gateway (REST, proxy) event for PUT /orders/{order_id}."""
+    return {
+        "resource": "/orders/{order_id}",
+        "path": f"/orders/{order_id}",
+        "httpMethod": "PUT",
+        "headers": {"Content-Type": "application/json", "Host": "bench.local"},
+        "multiValueHeaders": {"Content-Type": ["application/json"], "Host": ["bench.local"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"order_id": order_id},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/orders/{order_id}",
+            "httpMethod": "PUT",
+            "path": f"/api/orders/{order_id}",
+            "stage": "api",
+            "requestId": f"bench-{order_id}",
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def package_size(progress: Callable[[str], None]) -> dict[str, Any]:
+    """The deployment bundle `chalice package` builds (boto3 comes from the Lambda runtime)."""
+    import zipfile
+
+    from local_stack.package import package
+
+    progress("chalice package (the deployment bundle)")
+    with tempfile.TemporaryDirectory() as directory:
+        bundle = package(Path(directory) / "out").with_name("deployment.zip")
+        with zipfile.ZipFile(bundle) as archive:
+            unzipped = sum(info.file_size for info in archive.infolist())
+        return {
+            "zipped_mb": round(bundle.stat().st_size / 1e6, 2),
+            "unzipped_mb": round(unzipped / 1e6, 2),
+        }

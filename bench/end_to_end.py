@@ -1,0 +1,118 @@
+"""End to end on the local stack: order placed (API PUT) to email sent, p50 and p95.
+
+Orders are placed at a steady rate, so the figure is the pipeline's latency, not the time
+a burst waits in its queues. Both ends are the order record's own history timestamps:
+RECEIVED is when the API door accepted the order, CONFIRMED is written right after SES
+accepted the email, so the polling that waits for them adds nothing to the figure.
+"""
+
+import statistics
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from bench.orders import order_body
+
+BENCH_SKU = "BENCH-TEA"
+
+
+def end_to_end(
+    orders: int, rate_per_second: float, timeout_seconds: float, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    """Place orders at rate_per_second, wait for every one to be final; return the latencies."""
+    from local_stack.stack import Ports, local_stack
+
+    with tempfile.TemporaryDirectory() as directory:
+        progress("starting the local stack (moto, order API, web tier, event sources)")
+        with local_stack(Ports(aws=0, api=0, web=0, dashboard=0), Path(directory)) as stack:
+            boto3.resource("dynamodb").Table("inventory").put_item(
+                Item={"sku": BENCH_SKU, "name": "Bench tea", "stock": 10 * orders}
+            )
+            progress(f"placing {orders} orders at {rate_per_second:g}/s through PUT /orders/{{id}}")
+            placed = _place(stack.urls.api, orders, rate_per_second, progress)
+            final = _wait_until_final(placed, timeout_seconds, progress)
+    latencies = sorted(final.values())
+    if not latencies:
+        return {"orders": orders, "confirmed": 0}
+    return {
+        "orders": orders,
+        "rate_per_second": rate_per_second,
+        "confirmed": len(latencies),
+        "not_confirmed_in_time": orders - len(latencies),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p95_ms": round(latencies[max(int(len(latencies) * 0.95) - 1, 0)] * 1000, 1),
+        "max_ms": round(latencies[-1] * 1000, 1),
+    }
+
+
+def _place(
+    api: str, orders: int, rate_per_second: float, progress: Callable[[str], None]
+) -> list[str]:
+    body = order_body([(BENCH_SKU, 1, "4.50")]).encode()
+    ids = [f"e2e-{n}" for n in range(orders)]
+    interval = 1 / rate_per_second
+    started = time.monotonic()
+    threads = []
+    for index, order_id in enumerate(ids):
+        # Open loop: the next order leaves on schedule even if the last is still in flight.
+        time.sleep(max(0.0, started + index * interval - time.monotonic()))
+        thread = threading.Thread(target=_put, args=(api, order_id, body))
+        thread.start()
+        threads.append(thread)
+        if (index + 1) % max(orders // 4, 1) == 0:
+            progress(f"  placed {index + 1} of {orders}")
+    for thread in threads:
+        thread.join(timeout=30)
+    return ids
+
+
+def _put(api: str, order_id: str, body: bytes) -> None:
+    request = urllib.request.Request(  # noqa: S310 - the local stack on 127.0.0.1
+        f"{api}/orders/{order_id}",
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        if response.status != 201:
+            raise RuntimeError(f"PUT {order_id}: {response.status}")
+
+
+def _wait_until_final(
+    ids: list[str], timeout_seconds: float, progress: Callable[[str], None]
+) -> dict[str, float]:
+    """Seconds from RECEIVED to CONFIRMED per order, read from the orders table."""
+    table = boto3.resource("dynamodb").Table("orders")
+    waiting, latencies = set(ids), {}
+    deadline = time.monotonic() + timeout_seconds
+    while waiting and time.monotonic() < deadline:
+        for order_id in sorted(waiting):
+            item = table.get_item(Key={"order_id": order_id}).get("Item")
+            latency = _confirmed_after(item)
+            if latency is not None:
+                latencies[order_id] = latency
+                waiting.discard(order_id)
+        if waiting:
+            time.sleep(0.5)
+    progress(f"  {len(latencies)} of {len(ids)} confirmed (email sent)")
+    return latencies
+
+
+def _confirmed_after(item: dict[str, Any] | None) -> float | None:
+    """RECEIVED to CONFIRMED in seconds, from the record's history; None until confirmed."""
+    if item is None:
+        return None
+    at = {entry["status"]: entry["at"] for entry in item.get("history", [])}
+    if "CONFIRMED" not in at or "RECEIVED" not in at:
+        return None
+    delta = datetime.fromisoformat(str(at["CONFIRMED"])) - datetime.fromisoformat(
+        str(at["RECEIVED"])
+    )
+    return delta.total_seconds()

@@ -1,0 +1,158 @@
+"""Write the figures: results.json (everything), results.md (the table) and web-latency.png."""
+
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+
+def write_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "results.json", out_dir / "results.md"]
+    written[0].write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    written[1].write_text(markdown(results))
+    if "web" in results:
+        written.append(chart(results["web"], out_dir / "web-latency.png"))
+    return written
+
+
+def machine() -> dict[str, Any]:
+    import os
+
+    load = os.getloadavg()
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "load_average_1_5_15": [round(value, 2) for value in load],
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """A small table per benchmark that ran."""
+    lines = [f"# Benchmark results ({results['started_at']})", ""]
+    host = results["machine"]
+    lines += [
+        f"{host['cpus']} CPUs, Python {host['python']}, load average at start "
+        f"{host['load_average_1_5_15'][0]} (other work on the machine shows up here).",
+        "",
+    ]
+    if "web" in results:
+        web = results["web"]
+        lines += [
+            "## Web tier (gunicorn, hosts' configuration, local AWS in process)",
+            "",
+            "| Route | Connections | Requests/s | p50 ms | p99 ms "
+            "| CPU ms/request: web, local AWS | Errors |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for step in [*web["steps"], web["ceiling"]]:
+            lines.append(
+                f"| {step['route']} | {step['connections']} | {step['per_second']:.0f} | "
+                f"{step['p50_ms']:.1f} | {step['p99_ms']:.1f} | "
+                f"{step['web_cpu_ms']:.2f}, {step['local_aws_cpu_ms']:.2f} | {step['errors']} |"
+            )
+        lines += [
+            "",
+            f"Best: {web['best_orders_per_second']:.0f} orders/s at "
+            f"{web['best_at_connections']} connections, {web['ratio_to_ceiling']:.0%} of the "
+            f"same server's /healthz ceiling.",
+            "",
+        ]
+    if "pipeline" in results:
+        pipe = results["pipeline"]
+        lines += [
+            f"## Pipeline ({pipe['orders']} orders, {pipe['door']})",
+            "",
+            "| Function | AWS requests per order | Floor | Handler p50 / p95 ms (on moto) |",
+            "| --- | --- | --- | --- |",
+        ]
+        for function in pipe["functions"]:
+            calls = ", ".join(f"{op} {n:g}" for op, n in function["requests_per_order"].items())
+            lines.append(
+                f"| `{function['function']}` | {function['aws_requests_per_order']:g}: {calls} | "
+                f"{function['floor_requests_per_order']} | "
+                f"{function['handler_ms_p50']:.1f} / {function['handler_ms_p95']:.1f} |"
+            )
+        lines += [
+            "",
+            f"Handlers' requests per order: {pipe['handler_requests_per_order']:g} (floor "
+            f"{pipe['floor_requests_per_order']}); plus Lambda's SQS polling "
+            f"{sum(pipe['lambda_sqs_requests_per_order'].values()):g} and SNS deliveries to "
+            f"SQS {pipe['sns_deliveries_to_sqs_per_order']:g}.",
+            "",
+            f"Cost per million orders, us-east-1 list prices of {pipe['price_date']}: "
+            f"**${pipe['cost_per_million_orders_total_usd']:.2f}**, of which SES "
+            f"${pipe['cost_per_million_orders_usd'].get('ses_email', 0):.2f}; without SES "
+            f"**${pipe['cost_per_million_orders_without_ses_usd']:.2f}**.",
+            "",
+            "| Price line | Units per order | USD per million orders |",
+            "| --- | --- | --- |",
+        ]
+        for line, usd in pipe["cost_per_million_orders_usd"].items():
+            lines.append(f"| {line} | {pipe['billable_units_per_order'][line]:g} | {usd:.2f} |")
+        lines.append("")
+    if "cold" in results:
+        cold = results["cold"]
+        lines += [
+            "## Cold start",
+            "",
+            f"`import app` (-X importtime, median of {cold['app']['runs']}): "
+            f"{cold['app']['import_app_ms_median']:.0f} ms; by package (self ms): "
+            + ", ".join(f"{k} {v:g}" for k, v in cold["app"]["self_ms_by_package"].items()),
+            "",
+            "| Handler | Import ms | First invocation ms | Second ms | Clients built |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for name, handler in cold["handlers"].items():
+            lines.append(
+                f"| `{name}` | {handler['import_ms']:.0f} | {handler['first_ms']:.0f} | "
+                f"{handler['second_ms']:.0f} | {', '.join(handler['clients_built']) or 'none'} |"
+            )
+        if "package" in cold:
+            package = cold["package"]
+            lines.append(
+                f"\nDeployment package: {package['zipped_mb']:.1f} MB zipped, "
+                f"{package['unzipped_mb']:.1f} MB unzipped."
+            )
+        lines.append("")
+    if "e2e" in results:
+        e2e = results["e2e"]
+        lines += [
+            "## End to end (local stack, API PUT to email sent)",
+            "",
+            f"{e2e['confirmed']} of {e2e['orders']} orders at {e2e.get('rate_per_second', 0):g}/s: "
+            f"p50 {e2e.get('p50_ms', 0):.0f} ms, p95 {e2e.get('p95_ms', 0):.0f} ms, "
+            f"max {e2e.get('max_ms', 0):.0f} ms.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def chart(web: dict[str, Any], path: Path) -> Path:
+    """Latency (p50, p99) and throughput against offered load, with the /healthz ceiling."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: files only
+    import matplotlib.pyplot as plt
+
+    steps = web["steps"]
+    connections = [step["connections"] for step in steps]
+    figure, (latency, throughput) = plt.subplots(1, 2, figsize=(10, 4))
+    latency.plot(connections, [s["p50_ms"] for s in steps], "o-", label="orders p50")
+    latency.plot(connections, [s["p99_ms"] for s in steps], "s--", label="orders p99")
+    latency.set(xscale="log", xlabel="connections (offered load)", ylabel="latency (ms)")
+    latency.set_xticks(connections, [str(c) for c in connections])
+    latency.set_title("POST /api/orders latency")
+    latency.legend()
+    throughput.plot(connections, [s["per_second"] for s in steps], "o-", label="orders/s")
+    ceiling = web["ceiling"]
+    throughput.axhline(ceiling["per_second"], color="grey", linestyle=":", label="/healthz ceiling")
+    throughput.set(xscale="log", xlabel="connections (offered load)", ylabel="requests/s")
+    throughput.set_xticks(connections, [str(c) for c in connections])
+    throughput.set_title("Throughput")
+    throughput.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

@@ -1,0 +1,141 @@
+"""The web tier under load: orders accepted per second and latency, beside its own ceiling.
+
+gunicorn runs with the hosts' configuration (order_web.gunicorn_conf) against a local AWS
+(moto, in this process) holding the provisioned resources and the demo catalog. wrk offers
+closed-loop load on POST /api/orders at several connection counts, each step bounded in
+time, then on GET /healthz (a cached check, no AWS call): the same server's ceiling in the
+same run, so the ratio holds even when the machine is busy with other work.
+"""
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from bench.cpu import CpuDelta, measure_cpu
+from bench.orders import order_body
+from bench.wrk import WrkResult, get_script, post_json_script, run_wrk
+from order_web import gunicorn_conf
+
+LOCAL = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class LoadStep:
+    route: str
+    connections: int
+    per_second: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    # CPU per request: where the time goes on a shared 2-core machine.
+    web_cpu_ms: float
+    local_aws_cpu_ms: float
+
+    @classmethod
+    def of(cls, route: str, connections: int, result: WrkResult, cpu: "CpuDelta") -> "LoadStep":
+        per_request = 1000 / max(result.requests, 1)
+        return cls(
+            route=route,
+            connections=connections,
+            per_second=round(result.per_second, 1),
+            p50_ms=round(result.p50_ms, 2),
+            p90_ms=round(result.p90_ms, 2),
+            p99_ms=round(result.p99_ms, 2),
+            requests=result.requests,
+            errors=result.errors,
+            web_cpu_ms=round(cpu.web * per_request, 3),
+            local_aws_cpu_ms=round(cpu.local_aws * per_request, 3),
+        )
+
+
+def web_tier(
+    connections: list[int], seconds: float, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    """Run every load step and the ceiling; return the steps and the headline ratio."""
+    orders_script = post_json_script(order_body())
+    steps: list[LoadStep] = []
+    with _web_stack(progress) as url:
+        progress("warming up (1 s of orders, not reported)")
+        run_wrk(f"{url}/api/orders", orders_script, max(connections), 1)
+        for count in connections:
+            with measure_cpu() as cpu:
+                result = run_wrk(f"{url}/api/orders", orders_script, count, seconds)
+            steps.append(LoadStep.of("POST /api/orders", count, result, cpu))
+            progress(_describe(steps[-1]))
+        ceiling_connections = max(connections)
+        with measure_cpu() as cpu:
+            result = run_wrk(f"{url}/healthz", get_script(), ceiling_connections, seconds)
+        ceiling = LoadStep.of("GET /healthz", ceiling_connections, result, cpu)
+        progress(_describe(ceiling))
+    best = max(steps, key=lambda step: step.per_second)
+    return {
+        "steps": [asdict(step) for step in steps],
+        "ceiling": asdict(ceiling),
+        "best_orders_per_second": best.per_second,
+        "best_at_connections": best.connections,
+        "ratio_to_ceiling": round(best.per_second / ceiling.per_second, 3)
+        if ceiling.per_second
+        else None,
+        "seconds_per_step": seconds,
+        "gunicorn": {
+            "workers": gunicorn_conf.workers,
+            "threads": gunicorn_conf.threads,
+            "worker_class": gunicorn_conf.worker_class,
+        },
+    }
+
+
+def _describe(step: LoadStep) -> str:
+    errors = f", {step.errors} errors" if step.errors else ""
+    return (
+        f"{step.route:<17} c={step.connections:<3} {step.per_second:8.1f}/s  "
+        f"p50 {step.p50_ms:6.2f} ms  p99 {step.p99_ms:7.2f} ms  CPU per request: "
+        f"web {step.web_cpu_ms:.2f} ms, local AWS {step.local_aws_cpu_ms:.2f} ms{errors}"
+    )
+
+
+@contextmanager
+def _web_stack(progress: Callable[[str], None]) -> Iterator[str]:
+    """A local AWS with the resources and catalog, and gunicorn in front of it."""
+    from local_stack import demo_data
+    from local_stack.moto_server import LocalAws
+    from local_stack.resources import provision
+    from local_stack.stack import _gunicorn
+
+    progress(f"starting the local AWS (moto) on {LOCAL}, a free port")
+    with LocalAws(host=LOCAL, port=0) as aws, tempfile.TemporaryDirectory() as directory:
+        os.environ.update(
+            AWS_ENDPOINT_URL=aws.endpoint_url,
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto accepts any credentials
+        )
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        state_dir = Path(directory)
+        provisioned = provision(boto3.session.Session(), f"sqlite:///{state_dir / 'billing.db'}")
+        demo_data.load(boto3.resource("dynamodb").Table("inventory"), _NoContacts())
+        # Nobody consumes order-intake here: without its queue subscribed, every publish costs
+        # the local AWS the same at the end of the run as at the start (on AWS the fan-out is
+        # asynchronous and not the web tier's time either).
+        sns = boto3.client("sns")
+        for subscription in sns.list_subscriptions_by_topic(
+            TopicArn=provisioned.topic_arns["order-intake"]
+        )["Subscriptions"]:
+            sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        progress("starting gunicorn with order_web.gunicorn_conf (the hosts' configuration)")
+        with _gunicorn(0, provisioned, state_dir, verbose=False) as url:
+            yield url
+
+
+class _NoContacts:
+    """The web door needs no contact book."""
+
+    def save_contact(self, contact: object) -> None:
+        pass
