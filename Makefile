@@ -116,8 +116,8 @@ ansible-venv: $(ANSIBLE_STAMP) ## Set up .venv-ansible (ansible, ansible-lint) f
 
 playbooks-lint: $(ANSIBLE_STAMP) ## ansible-lint --profile production and syntax check of site.yml
 	@echo "==> ansible-lint"
-	@cd playbooks && ../$(ANSIBLE_VENV)/bin/ansible-lint --offline --profile production
-	@cd playbooks && ../$(ANSIBLE_VENV)/bin/ansible-playbook --syntax-check -i localhost, site.yml
+	@cd playbooks && PATH="$(CURDIR)/$(ANSIBLE_VENV)/bin:$$PATH" ansible-lint --offline --profile production
+	@cd playbooks && PATH="$(CURDIR)/$(ANSIBLE_VENV)/bin:$$PATH" ansible-playbook --syntax-check -i localhost, site.yml
 
 wheelhouse: $(STAMP) ## The web tier's wheel and its pinned dependencies in build/wheelhouse
 	@rm -rf build/wheelhouse
