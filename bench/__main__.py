@@ -47,9 +47,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--seconds", type=float, default=5.0, help="web tier: duration of each load step"
     )
     parser.add_argument("--orders", type=int, default=200, help="pipeline: orders to process")
-    parser.add_argument("--e2e-orders", type=int, default=300, help="end to end: orders to place")
+    parser.add_argument("--e2e-orders", type=int, default=200, help="end to end: orders to place")
     parser.add_argument(
-        "--e2e-rate", type=float, default=10.0, help="end to end: orders placed per second"
+        "--e2e-rate",
+        type=float,
+        default=5.0,
+        help="end to end: orders placed per second (keep it under the local stack's capacity)",
     )
     parser.add_argument(
         "--import-runs", type=int, default=5, help="cold start: fresh interpreters for import"
@@ -67,7 +70,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         arguments.seconds = min(arguments.seconds, 2.0)
         arguments.orders = min(arguments.orders, 30)
         arguments.e2e_orders = min(arguments.e2e_orders, 30)
-        arguments.e2e_rate = max(arguments.e2e_rate, 15.0)
+        arguments.e2e_rate = max(arguments.e2e_rate, 10.0)
         arguments.import_runs = min(arguments.import_runs, 2)
     return arguments
 

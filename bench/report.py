@@ -39,6 +39,7 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     if "web" in results:
         web = results["web"]
+        web_ratio = web["web_cpu_ratio_trivial_to_order"] or 1.0
         lines += [
             "## Web tier (gunicorn, hosts' configuration, local AWS in process)",
             "",
@@ -56,7 +57,10 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"Best: {web['best_orders_per_second']:.0f} orders/s at "
             f"{web['best_at_connections']} connections, {web['ratio_to_ceiling']:.0%} of the "
-            f"same server's /healthz ceiling.",
+            f"same server's /healthz ceiling. An order costs the web tier "
+            f"{web['web_cpu_ms_per_order']:.2f} ms of CPU, {1 / web_ratio:.1f}x a /healthz "
+            "request: even with an instant AWS, at most "
+            f"{web['cpu_bound_orders_per_second']} orders/s on these cores.",
             "",
         ]
     if "pipeline" in results:
@@ -123,7 +127,9 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"{e2e['confirmed']} of {e2e['orders']} orders at {e2e.get('rate_per_second', 0):g}/s: "
             f"p50 {e2e.get('p50_ms', 0):.0f} ms, p95 {e2e.get('p95_ms', 0):.0f} ms, "
-            f"max {e2e.get('max_ms', 0):.0f} ms.",
+            f"max {e2e.get('max_ms', 0):.0f} ms. Median per hop: "
+            + ", ".join(f"{hop} {ms:.0f} ms" for hop, ms in e2e.get("hop_p50_ms", {}).items())
+            + ".",
             "",
         ]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ same run, so the ratio holds even when the machine is busy with other work.
 """
 
 import os
+import statistics
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -76,6 +77,7 @@ def web_tier(
         ceiling = LoadStep.of("GET /healthz", ceiling_connections, result, cpu)
         progress(_describe(ceiling))
     best = max(steps, key=lambda step: step.per_second)
+    order_cpu_ms = statistics.median(step.web_cpu_ms for step in steps)
     return {
         "steps": [asdict(step) for step in steps],
         "ceiling": asdict(ceiling),
@@ -83,6 +85,15 @@ def web_tier(
         "best_at_connections": best.connections,
         "ratio_to_ceiling": round(best.per_second / ceiling.per_second, 3)
         if ceiling.per_second
+        else None,
+        # Load-independent: what an order costs the web tier's CPU against a trivial request,
+        # and what two cores of it could serve if AWS answered instantly.
+        "web_cpu_ms_per_order": round(order_cpu_ms, 3),
+        "web_cpu_ratio_trivial_to_order": round(ceiling.web_cpu_ms / order_cpu_ms, 3)
+        if order_cpu_ms
+        else None,
+        "cpu_bound_orders_per_second": round((os.cpu_count() or 1) * 1000 / order_cpu_ms)
+        if order_cpu_ms
         else None,
         "seconds_per_step": seconds,
         "gunicorn": {
