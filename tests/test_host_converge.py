@@ -42,7 +42,7 @@ class Converge:
 
     @property
     def changed(self) -> int:
-        recap = re.search(r"changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", self.output)
+        recap = re.search(r"^web-1\s*:\s*ok=\d+\s+changed=(\d+)", self.output, re.MULTILINE)
         assert recap, self.output[-3000:]
         return int(recap.group(1))
 
@@ -184,7 +184,10 @@ def host(tmp_path_factory: pytest.TempPathFactory, progress: nspawn.Progress) ->
                     "order_web_version": version,
                     "order_web_wheelhouse_src": str(WHEELHOUSE),
                     "order_web_stage": STAGE,
+                    # The stacks' outputs that hosts.yml would otherwise read.
                     "order_web_intake_topic_arn": topic_arn,
+                    "order_web_inventory_table": "inventory",
+                    "order_web_orders_table": "orders",
                     "order_web_workers": 2,
                     "order_web_sshd_allow_users": [nspawn.ADMIN_USER],
                     # The container's only AWS: moto on the host end of the link.
