@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +124,7 @@ def _exporter(stack: str, outputs: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def run_fleet_play(aws: Prerequisites, version: str = "0.1.0") -> tuple[int, str]:
+def run_play(aws: Prerequisites, playbook: str, variables: dict[str, Any]) -> tuple[int, str]:
     environment = {
         **os.environ,
         "AWS_ENDPOINT_URL": aws.endpoint,
@@ -133,18 +134,11 @@ def run_fleet_play(aws: Prerequisites, version: str = "0.1.0") -> tuple[int, str
         "ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"),
         "ANSIBLE_FORCE_COLOR": "0",
     }
-    variables = {
-        "order_pipeline_stage": STAGE,
-        "order_web_version": version,
-        "web_fleet_image_parameter": IMAGE_PARAMETER,
-        "web_fleet_min_size": 1,
-        "web_fleet_max_size": 2,
-    }
     result = subprocess.run(
         [
             str(ANSIBLE_PLAYBOOK),
-            *("-i", "localhost,", "-e", json.dumps(variables)),
-            str(PLAYBOOKS / "fleet.yml"),
+            *("-i", "localhost,", "-e", json.dumps({"order_pipeline_stage": STAGE, **variables})),
+            str(PLAYBOOKS / playbook),
         ],
         cwd=PLAYBOOKS,
         env=environment,
@@ -158,6 +152,16 @@ def run_fleet_play(aws: Prerequisites, version: str = "0.1.0") -> tuple[int, str
     recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", output)
     assert recap, output[-3000:]
     return int(recap.group(1)), output
+
+
+def run_fleet_play(aws: Prerequisites, version: str = "0.1.0") -> tuple[int, str]:
+    variables = {
+        "order_web_version": version,
+        "web_fleet_image_parameter": IMAGE_PARAMETER,
+        "web_fleet_min_size": 1,
+        "web_fleet_max_size": 2,
+    }
+    return run_play(aws, "fleet.yml", variables)
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +235,39 @@ def test_a_new_version_is_a_new_launch_template_version(
     versions = _launch_template_versions(moto_aws, fleet["outputs"]["LaunchTemplateId"])
     user_data = {version["VersionNumber"]: version["LaunchTemplateData"] for version in versions}
     assert len(user_data) == 2
+
+
+def test_the_release_is_published_once_per_version(moto_aws: Prerequisites) -> None:
+    changed, output = run_play(moto_aws, "release.yml", {})
+    assert changed == 1, output[-3000:]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_aws.endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    listing = s3.list_objects_v2(Bucket="order-pipeline-artifacts-test", Prefix="web/")
+    keys = {item["Key"] for item in listing["Contents"]}
+    [version] = {key.split("/")[2] for key in keys}
+    assert keys == {
+        f"web/order-web/{version}/order_web-{version}-py3-none-any.whl",
+        f"web/order-web/{version}/host-bundle.tar.gz",
+    }
+    # The bundle holds what user data runs: the role, local.yml, the wheels, amazon.aws.
+    bundle = ROOT / "build" / f"host-bundle-{version}.tar.gz"
+    with tarfile.open(bundle) as packed:
+        names = set(packed.getnames())
+    for name in (
+        "local.yml",
+        "ansible.cfg",
+        "controller-requirements.txt",
+        "roles/order_web/tasks/main.yml",
+        f"wheelhouse/order_web-{version}-py3-none-any.whl",
+        "collections/ansible_collections/amazon/aws/plugins/lookup/ssm_parameter.py",
+    ):
+        assert name in names, name
+    assert any(name.startswith("controller-wheels/ansible_core-") for name in names)
+    # A version is published once: the same version again changes nothing.
+    changed, output = run_play(moto_aws, "release.yml", {})
+    assert changed == 0, output[-3000:]
