@@ -4,10 +4,8 @@ Nothing touches AWS at import time; tests call reset_services() so each test get
 bound to its own (moto) endpoint.
 """
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -27,29 +25,6 @@ from chalicelib.settings import Settings, SettingsError
 
 # Standard retry mode: exponential backoff with jitter, throttling retried, validation not.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3)
-
-
-class LazyClient:
-    """A boto3 client built on first use, so a function pays only for the services it calls.
-
-    Building a client loads its service model: 15-30 ms each at a cold start, and every
-    function's container would otherwise build all six, most of which it never calls.
-    """
-
-    def __init__(self, session: boto3.session.Session, service: str, lock: threading.Lock) -> None:
-        self._session: Any = session  # the client it builds is Any to its callers anyway
-        self._service = service
-        # One lock per session: boto3 sessions are not safe to build clients from in
-        # parallel (the local stack's event sources share these services across threads).
-        self._lock = lock
-        self._client: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._session.client(self._service, config=CLIENT_CONFIG)
-        return getattr(self._client, name)
 
 
 @dataclass(frozen=True)
@@ -88,27 +63,26 @@ def reset_services() -> None:
 
 def build_services(settings: Settings, session: boto3.session.Session | None = None) -> Services:
     session = session or boto3.session.Session()
-    lock = threading.Lock()
-
-    def client(service: str) -> LazyClient:
-        return LazyClient(session, service, lock)
-
-    database = runner_from_url(settings.billing_database_url, session, lock)
+    database = runner_from_url(settings.billing_database_url, session)
     return Services(
         settings=settings,
-        documents=S3OrderDocuments(client("s3"), settings.orders_bucket),
+        documents=S3OrderDocuments(
+            session.client("s3", config=CLIENT_CONFIG), settings.orders_bucket
+        ),
         store=DynamoOrderStore(
-            client("dynamodb"),
+            session.client("dynamodb", config=CLIENT_CONFIG),
             orders_table=settings.orders_table,
             inventory_table=settings.inventory_table,
             counters_table=settings.counters_table,
         ),
-        publisher=SnsEventPublisher(client("sns"), settings.order_events_topic_arn),
-        dead_letters=SqsDeadLetters(client("sqs")),
+        publisher=SnsEventPublisher(
+            session.client("sns", config=CLIENT_CONFIG), settings.order_events_topic_arn
+        ),
+        dead_letters=SqsDeadLetters(session.client("sqs", config=CLIENT_CONFIG)),
         ledger=SqlLedger(database),
         contacts=SqlContactBook(database),
         mailer=SesMailer(
-            client("sesv2"),
+            session.client("sesv2", config=CLIENT_CONFIG),
             sender=settings.ses_sender,
             configuration_set=settings.ses_configuration_set,
         ),
@@ -119,11 +93,7 @@ def ledger_from_url(url: str, session: boto3.session.Session | None = None) -> S
     return SqlLedger(runner_from_url(url, session))
 
 
-def runner_from_url(
-    url: str,
-    session: boto3.session.Session | None = None,
-    lock: "threading.Lock | None" = None,  # a factory, not a class, before 3.13
-) -> SqlRunner:
+def runner_from_url(url: str, session: boto3.session.Session | None = None) -> SqlRunner:
     """The billing database behind BILLING_DATABASE_URL (ledger, rates, contacts).
 
     sqlite:///PATH (local default), postgresql://USER@HOST/DB, or on AWS
@@ -138,8 +108,9 @@ def runner_from_url(
         query = parse_qs(parts.query)
         if not (parts.path.strip("/") and query.get("cluster") and query.get("secret")):
             raise SettingsError(f"{url!r} needs rds-data:///DATABASE?cluster=ARN&secret=ARN")
+        client = (session or boto3.session.Session()).client("rds-data", config=CLIENT_CONFIG)
         return DataApiRunner(
-            LazyClient(session or boto3.session.Session(), "rds-data", lock or threading.Lock()),
+            client,
             resource_arn=query["cluster"][0],
             secret_arn=query["secret"][0],
             database=parts.path.strip("/"),
