@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.core import common_models
+from moto.core.base_backend import BackendDict
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -88,6 +89,9 @@ class LocalAws:
 
     def start(self) -> "LocalAws":
         stop_tracking_moto_models()
+        # moto's backends are global to the process: a new local AWS starts empty, whatever
+        # an earlier one in this process (a test, say) left behind.
+        BackendDict.reset()
         app = _Serialised(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
@@ -105,6 +109,7 @@ class LocalAws:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._server = self._thread = None
+        BackendDict.reset()
 
     def __enter__(self) -> "LocalAws":
         return self.start()

@@ -151,8 +151,11 @@ def _load_chalice_app(verbose: bool) -> tuple[Any, Any]:
 def _chalice_api(app: Any, port: int, verbose: bool) -> Iterator[str]:
     """The API Gateway routes, served by chalice's local server (what `chalice local` runs)."""
     from chalice.cli.factory import CLIFactory
-    from chalice.local import ChaliceRequestHandler, create_local_server
+    from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer, create_local_server
 
+    # API Gateway absorbs bursts; socketserver's default backlog of 5 connections resets
+    # clients under one (200 orders at once did), so the local API listens with a deeper one.
+    ThreadedHTTPServer.request_queue_size = 128
     config = CLIFactory(project_dir=str(CHALICE_DIR)).create_config_obj(chalice_stage_name="dev")
     try:
         server = create_local_server(app, config, LOCAL, port)
