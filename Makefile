@@ -31,7 +31,7 @@ redrive: $(STAMP) ## Send a queue's dead letters back: make redrive QUEUE=order-
 	@AWS_ENDPOINT_URL=http://127.0.0.1:$(AWS_PORT) AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
 	  $(BIN)/python -m local_stack.redrive $(QUEUE)
 
-test: lint typecheck templates playbooks-lint system-packages unit ## Run every check CI runs: ruff, mypy, pytest
+test: lint typecheck templates playbooks-lint system-packages unit ## Every check CI runs: ruff, mypy, templates, playbooks, pytest (e2e, browser, converge)
 
 # Debian packages the tests use: a real PostgreSQL server (the ledger tests run the same SQL
 # on SQLite and on it), chromium (the browser test) and iproute2 (its network namespace);
@@ -152,5 +152,5 @@ lock: ## Re-pin requirements-dev.txt from a fresh environment (needs the registr
 	@build/lockvenv/bin/pip install --quiet -r requirements-dev.txt --upgrade
 	@{ head -2 requirements-dev.txt; build/lockvenv/bin/pip freeze; } > requirements-dev.txt.new && mv requirements-dev.txt.new requirements-dev.txt
 
-clean: ## Remove the virtual environment and build output
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache test-output node_modules
+clean: ## Remove the virtual environments, node_modules and build output (the image cache too)
+	rm -rf $(VENV) .venv-checkov .venv-ansible build .pytest_cache .mypy_cache .ruff_cache test-output node_modules
