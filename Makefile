@@ -46,16 +46,21 @@ SYSTEM_PACKAGES := $(strip \
 	$(if $(wildcard /usr/bin/systemd-nspawn),,systemd-container) \
 	$(if $(wildcard /usr/bin/ssh-keygen),,openssh-client))
 
+# $(call apt-install,PACKAGES,WHO): install the missing Debian packages, or say how (root).
+define apt-install
+@if [ -n "$(1)" ]; then \
+  if [ "$$(id -u)" != 0 ]; then \
+    echo "$(2) needs Debian packages that are missing, and installing them needs root:"; \
+    echo "  sudo apt-get install -y --no-install-recommends $(1)"; exit 1; \
+  fi; \
+  echo "==> Installing $(1) from Debian's packages (first run only, a minute or two)"; \
+  export DEBIAN_FRONTEND=noninteractive; \
+  apt-get update -q && apt-get install -y -q --no-install-recommends $(1); \
+fi
+endef
+
 system-packages:
-	@if [ -n "$(SYSTEM_PACKAGES)" ]; then \
-	  if [ "$$(id -u)" != 0 ]; then \
-	    echo "The tests need Debian packages that are missing, and installing them needs root:"; \
-	    echo "  sudo apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES)"; exit 1; \
-	  fi; \
-	  echo "==> Installing $(SYSTEM_PACKAGES) from Debian's packages (first run only, a minute or two)"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -q && apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES); \
-	fi
+	$(call apt-install,$(SYSTEM_PACKAGES),make test)
 
 lint: $(STAMP) ## ruff lint and format check
 	@echo "==> ruff"
@@ -85,15 +90,7 @@ bench: $(STAMP) $(if $(findstring --help,$(ARGS)),,bench-tools) ## Web tier load
 BENCH_PACKAGES := $(if $(wildcard /usr/bin/wrk),,wrk)
 .PHONY: bench-tools
 bench-tools:
-	@if [ -n "$(BENCH_PACKAGES)" ]; then \
-	  if [ "$$(id -u)" != 0 ]; then \
-	    echo "make bench needs wrk, which is missing, and installing it needs root:"; \
-	    echo "  sudo apt-get install -y --no-install-recommends $(BENCH_PACKAGES)"; exit 1; \
-	  fi; \
-	  echo "==> Installing $(BENCH_PACKAGES) from Debian's packages (first run only)"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -q && apt-get install -y -q --no-install-recommends $(BENCH_PACKAGES); \
-	fi
+	$(call apt-install,$(BENCH_PACKAGES),make bench)
 
 wheel: $(STAMP) ## Build the web tier's wheel into build/wheels (what the Ansible role installs)
 	@$(BIN)/pip wheel --quiet --no-deps --no-build-isolation -w build/wheels ./ec2_tier

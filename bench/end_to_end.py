@@ -33,12 +33,12 @@ def end_to_end(
 
     with tempfile.TemporaryDirectory() as directory:
         progress("starting the local stack (moto, order API, web tier, event sources)")
-        with local_stack(Ports(aws=0, api=0, web=0, dashboard=0), Path(directory)) as stack:
+        with local_stack(Ports(aws=0, api=0, web=0, dashboard=0), Path(directory)) as urls:
             boto3.resource("dynamodb").Table("inventory").put_item(
                 Item={"sku": BENCH_SKU, "name": "Bench tea", "stock": 10 * orders}
             )
             progress(f"placing {orders} orders at {rate_per_second:g}/s through PUT /orders/{{id}}")
-            placed = _place(stack.urls.api, orders, rate_per_second, progress)
+            placed = _place(urls.api, orders, rate_per_second, progress)
             final = _wait_until_final(placed, timeout_seconds, progress)
     latencies = sorted(hops["total"] for hops in final.values())
     if not latencies:

@@ -82,19 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with (
             _state_dir(arguments.state_dir) as state_dir,
-            local_stack(ports, state_dir, arguments.verbose, arguments.retry_delay) as stack,
+            local_stack(ports, state_dir, arguments.verbose, arguments.retry_delay) as urls,
         ):
             if not arguments.no_tour:
                 from local_stack.tour import tour
 
-                tour(stack.urls)
+                tour(urls)
             if arguments.once:
                 return 0
-            print_urls(stack.urls)
+            print_urls(urls)
             if arguments.urls_file is not None:
                 # Written whole, then renamed: a script waiting for it never reads half a file.
                 partial = arguments.urls_file.with_suffix(".partial")
-                partial.write_text(json.dumps(stack.urls.as_dict()))
+                partial.write_text(json.dumps(urls.as_dict()))
                 partial.replace(arguments.urls_file)
             print("Serving until Ctrl-C.", flush=True)
             stopping.wait()

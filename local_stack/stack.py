@@ -59,17 +59,10 @@ class Urls:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class RunningStack:
-    urls: Urls
-    provisioned: Provisioned
-    event_sources: tuple[SqsEventSource, ...]
-
-
 @contextmanager
 def local_stack(
     ports: Ports, state_dir: Path, verbose: bool = False, retry_delay: int | None = None
-) -> Iterator[RunningStack]:
+) -> Iterator[Urls]:
     """Start every part; on exit stop them in reverse order, whatever happened.
 
     retry_delay, if given, replaces the queues' visibility timeout: how long a failed message
@@ -113,8 +106,7 @@ def local_stack(
 
         state = LocalState(provisioned, get_services().ledger)
         dashboard = running.enter_context(_serve(create_dashboard(state), ports.dashboard))
-        urls = Urls(aws.endpoint_url, api, storefront, dashboard)
-        yield RunningStack(urls, provisioned, tuple(sources))
+        yield Urls(aws.endpoint_url, api, storefront, dashboard)
         step("Stopping")
 
 
