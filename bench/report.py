@@ -28,6 +28,11 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _per_sns_request(step: dict[str, Any]) -> str:
+    shared = step.get("orders_per_sns_request")
+    return f"{shared:.1f}" if shared else "-"
+
+
 def markdown(results: dict[str, Any]) -> str:
     """A small table per benchmark that ran."""
     lines = [f"# Benchmark results ({results['started_at']})", ""]
@@ -44,21 +49,22 @@ def markdown(results: dict[str, Any]) -> str:
             "## Web tier (gunicorn, hosts' configuration, local AWS in process)",
             "",
             "| Route | Connections | Requests/s | p50 ms | p99 ms "
-            "| CPU ms/request: web, local AWS | Errors |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| CPU ms/request: web, local AWS | Orders per SNS request | Errors |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for step in [*web["steps"], web["ceiling"]]:
             lines.append(
                 f"| {step['route']} | {step['connections']} | {step['per_second']:.0f} | "
                 f"{step['p50_ms']:.1f} | {step['p99_ms']:.1f} | "
-                f"{step['web_cpu_ms']:.2f}, {step['local_aws_cpu_ms']:.2f} | {step['errors']} |"
+                f"{step['web_cpu_ms']:.2f}, {step['local_aws_cpu_ms']:.2f} | "
+                f"{_per_sns_request(step)} | {step['errors']} |"
             )
         lines += [
             "",
             f"Best: {web['best_orders_per_second']:.0f} orders/s at "
             f"{web['best_at_connections']} connections, {web['ratio_to_ceiling']:.0%} of the "
             f"same server's /healthz ceiling. An order costs the web tier "
-            f"{web['web_cpu_ms_per_order']:.2f} ms of CPU, {1 / web_ratio:.1f}x a /healthz "
+            f"{web['web_cpu_ms_per_order']:.2f} ms of CPU there, {1 / web_ratio:.1f}x a /healthz "
             "request: even with an instant AWS, at most "
             f"{web['cpu_bound_orders_per_second']} orders/s on these cores.",
             "",

@@ -8,7 +8,6 @@ same run, so the ratio holds even when the machine is busy with other work.
 """
 
 import os
-import statistics
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,9 +38,18 @@ class LoadStep:
     # CPU per request: where the time goes on a shared 2-core machine.
     web_cpu_ms: float
     local_aws_cpu_ms: float
+    # How many orders shared one SNS request (the web tier's group commit).
+    orders_per_sns_request: float | None
 
     @classmethod
-    def of(cls, route: str, connections: int, result: WrkResult, cpu: "CpuDelta") -> "LoadStep":
+    def of(
+        cls,
+        route: str,
+        connections: int,
+        result: WrkResult,
+        cpu: "CpuDelta",
+        sns: "SnsCount | None" = None,
+    ) -> "LoadStep":
         per_request = 1000 / max(result.requests, 1)
         return cls(
             route=route,
@@ -54,7 +62,48 @@ class LoadStep:
             errors=result.errors,
             web_cpu_ms=round(cpu.web * per_request, 3),
             local_aws_cpu_ms=round(cpu.local_aws * per_request, 3),
+            orders_per_sns_request=round(sns.messages / sns.requests, 2)
+            if sns and sns.requests
+            else None,
         )
+
+
+@dataclass
+class SnsCount:
+    requests: int = 0  # Publish and PublishBatch requests the local AWS answered
+    messages: int = 0  # messages they carried
+
+
+@contextmanager
+def count_sns() -> Iterator[SnsCount]:
+    """Count SNS publish requests and messages in the local AWS (moto runs in this process)."""
+    from moto.sns.models import SNSBackend
+    from moto.sns.responses import SNSResponse
+
+    count = SnsCount()
+    counted = [
+        (SNSResponse, "publish", "requests"),
+        (SNSResponse, "publish_batch", "requests"),
+        (SNSBackend, "publish", "messages"),  # once per message, batched or not
+    ]
+    originals: list[tuple[type, str, Callable[..., Any]]] = []
+    for owner, name, tally in counted:
+        original = getattr(owner, name)
+        originals.append((owner, name, original))
+        setattr(owner, name, _counting(original, count, tally))
+    try:
+        yield count
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+def _counting(original: Callable[..., Any], count: SnsCount, tally: str) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        setattr(count, tally, getattr(count, tally) + 1)
+        return original(*args, **kwargs)
+
+    return wrapper
 
 
 def web_tier(
@@ -67,9 +116,9 @@ def web_tier(
         progress("warming up (1 s of orders, not reported)")
         run_wrk(f"{url}/api/orders", orders_script, max(connections), 1)
         for count in connections:
-            with measure_cpu() as cpu:
+            with measure_cpu() as cpu, count_sns() as sns:
                 result = run_wrk(f"{url}/api/orders", orders_script, count, seconds)
-            steps.append(LoadStep.of("POST /api/orders", count, result, cpu))
+            steps.append(LoadStep.of("POST /api/orders", count, result, cpu, sns))
             progress(_describe(steps[-1]))
         ceiling_connections = max(connections)
         with measure_cpu() as cpu:
@@ -77,7 +126,9 @@ def web_tier(
         ceiling = LoadStep.of("GET /healthz", ceiling_connections, result, cpu)
         progress(_describe(ceiling))
     best = max(steps, key=lambda step: step.per_second)
-    order_cpu_ms = statistics.median(step.web_cpu_ms for step in steps)
+    # Orders share SNS calls under load, so an order's CPU falls as load rises: take it
+    # where the throughput figure comes from.
+    order_cpu_ms = best.web_cpu_ms
     return {
         "steps": [asdict(step) for step in steps],
         "ceiling": asdict(ceiling),
@@ -86,8 +137,8 @@ def web_tier(
         "ratio_to_ceiling": round(best.per_second / ceiling.per_second, 3)
         if ceiling.per_second
         else None,
-        # Load-independent: what an order costs the web tier's CPU against a trivial request,
-        # and what two cores of it could serve if AWS answered instantly.
+        # What an order costs the web tier's CPU against a trivial request (at the best
+        # step), and what these cores could serve at that cost if AWS answered instantly.
         "web_cpu_ms_per_order": round(order_cpu_ms, 3),
         "web_cpu_ratio_trivial_to_order": round(ceiling.web_cpu_ms / order_cpu_ms, 3)
         if order_cpu_ms
@@ -106,10 +157,15 @@ def web_tier(
 
 def _describe(step: LoadStep) -> str:
     errors = f", {step.errors} errors" if step.errors else ""
+    batch = (
+        f", {step.orders_per_sns_request:.1f} orders per SNS request"
+        if step.orders_per_sns_request
+        else ""
+    )
     return (
         f"{step.route:<17} c={step.connections:<3} {step.per_second:8.1f}/s  "
         f"p50 {step.p50_ms:6.2f} ms  p99 {step.p99_ms:7.2f} ms  CPU per request: "
-        f"web {step.web_cpu_ms:.2f} ms, local AWS {step.local_aws_cpu_ms:.2f} ms{errors}"
+        f"web {step.web_cpu_ms:.2f} ms, local AWS {step.local_aws_cpu_ms:.2f} ms{batch}{errors}"
     )
 
 

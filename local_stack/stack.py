@@ -92,6 +92,9 @@ def local_stack(
 
         step("Loading the demo catalog (EUR, GBP, JPY, USD), customers and exchange rates")
         demo_data.load(boto3.resource("dynamodb").Table("inventory"), get_services().contacts)
+        # The handlers' clients are built on first use (a Lambda cold start pays only for its
+        # own); this process lives long, so build them now, not in the first burst of orders.
+        get_services().warm_up()
 
         app, module = _load_chalice_app(verbose)
         api = running.enter_context(_chalice_api(app, ports.api, verbose))

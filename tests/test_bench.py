@@ -197,3 +197,29 @@ def test_quick_run_writes_results(tmp_path: Path) -> None:
     assert results["pipeline"]["cost_per_million_orders_total_usd"] > 0
     assert "s3" in results["cold"]["handlers"]["put_order"]["clients_built"]
     assert "## Pipeline" in (tmp_path / "results.md").read_text()
+
+
+def test_sns_requests_and_their_messages_are_counted_in_the_local_aws() -> None:
+    import boto3
+
+    from bench.web import count_sns
+    from local_stack.moto_server import LocalAws
+
+    with LocalAws() as aws:
+        sns = boto3.client(
+            "sns",
+            endpoint_url=aws.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        topic = sns.create_topic(Name="counted")["TopicArn"]
+        with count_sns() as counted:
+            sns.publish(TopicArn=topic, Message="one")
+            sns.publish_batch(
+                TopicArn=topic,
+                PublishBatchRequestEntries=[{"Id": str(i), "Message": "m"} for i in range(3)],
+            )
+        sns.publish(TopicArn=topic, Message="after the block: not counted")
+
+    assert (counted.requests, counted.messages) == (2, 4)

@@ -4,8 +4,10 @@ Nothing touches AWS at import time; tests call reset_services() so each test get
 bound to its own (moto) endpoint.
 """
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -27,6 +29,40 @@ from chalicelib.settings import Settings, SettingsError
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3)
 
 
+class LazyClient:
+    """A boto3 client built on first use, so a function pays only for the services it calls.
+
+    Building a client loads its service model, 15-30 ms each at a cold start; every function
+    would otherwise build all six, and most call two or three.
+    """
+
+    def __init__(self, session: boto3.session.Session, service: str, lock: threading.Lock) -> None:
+        self._session: Any = session
+        self._service = service
+        # One lock per session: a boto3 session is not safe to build clients from in
+        # parallel (the local stack's event sources share these services across threads).
+        self._lock = lock
+        self._client: Any = None
+
+    @property
+    def service(self) -> str:
+        return self._service
+
+    @property
+    def built(self) -> bool:
+        return self._client is not None
+
+    def build(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._session.client(self._service, config=CLIENT_CONFIG)
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.build(), name)
+
+
 @dataclass(frozen=True)
 class Services:
     settings: Settings
@@ -38,6 +74,12 @@ class Services:
     contacts: SqlContactBook
     mailer: SesMailer
     fetch_rates_feed: Callable[[], bytes] = fetch_feed
+    clients: tuple[LazyClient, ...] = ()
+
+    def warm_up(self) -> None:
+        """Build every client now: for a long-lived process, not for a Lambda cold start."""
+        for client in self.clients:
+            client.build()
 
 
 _services: Services | None = None
@@ -63,29 +105,33 @@ def reset_services() -> None:
 
 def build_services(settings: Settings, session: boto3.session.Session | None = None) -> Services:
     session = session or boto3.session.Session()
-    database = runner_from_url(settings.billing_database_url, session)
+    lock = threading.Lock()
+    clients: list[LazyClient] = []
+
+    def client(service: str) -> LazyClient:
+        clients.append(LazyClient(session, service, lock))
+        return clients[-1]
+
+    database = runner_from_url(settings.billing_database_url, session, client)
     return Services(
         settings=settings,
-        documents=S3OrderDocuments(
-            session.client("s3", config=CLIENT_CONFIG), settings.orders_bucket
-        ),
+        documents=S3OrderDocuments(client("s3"), settings.orders_bucket),
         store=DynamoOrderStore(
-            session.client("dynamodb", config=CLIENT_CONFIG),
+            client("dynamodb"),
             orders_table=settings.orders_table,
             inventory_table=settings.inventory_table,
             counters_table=settings.counters_table,
         ),
-        publisher=SnsEventPublisher(
-            session.client("sns", config=CLIENT_CONFIG), settings.order_events_topic_arn
-        ),
-        dead_letters=SqsDeadLetters(session.client("sqs", config=CLIENT_CONFIG)),
+        publisher=SnsEventPublisher(client("sns"), settings.order_events_topic_arn),
+        dead_letters=SqsDeadLetters(client("sqs")),
         ledger=SqlLedger(database),
         contacts=SqlContactBook(database),
         mailer=SesMailer(
-            session.client("sesv2", config=CLIENT_CONFIG),
+            client("sesv2"),
             sender=settings.ses_sender,
             configuration_set=settings.ses_configuration_set,
         ),
+        clients=tuple(clients),
     )
 
 
@@ -93,7 +139,11 @@ def ledger_from_url(url: str, session: boto3.session.Session | None = None) -> S
     return SqlLedger(runner_from_url(url, session))
 
 
-def runner_from_url(url: str, session: boto3.session.Session | None = None) -> SqlRunner:
+def runner_from_url(
+    url: str,
+    session: boto3.session.Session | None = None,
+    client: Callable[[str], Any] | None = None,
+) -> SqlRunner:
     """The billing database behind BILLING_DATABASE_URL (ledger, rates, contacts).
 
     sqlite:///PATH (local default), postgresql://USER@HOST/DB, or on AWS
@@ -108,9 +158,12 @@ def runner_from_url(url: str, session: boto3.session.Session | None = None) -> S
         query = parse_qs(parts.query)
         if not (parts.path.strip("/") and query.get("cluster") and query.get("secret")):
             raise SettingsError(f"{url!r} needs rds-data:///DATABASE?cluster=ARN&secret=ARN")
-        client = (session or boto3.session.Session()).client("rds-data", config=CLIENT_CONFIG)
+        if client is None:  # a database alone (deploy.migrate, provisioning, tests)
+            rds_data = (session or boto3.session.Session()).client("rds-data", config=CLIENT_CONFIG)
+        else:
+            rds_data = client("rds-data")
         return DataApiRunner(
-            client,
+            rds_data,
             resource_arn=query["cluster"][0],
             secret_arn=query["secret"][0],
             database=parts.path.strip("/"),

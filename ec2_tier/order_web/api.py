@@ -3,12 +3,12 @@
 import uuid
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from pydantic import ValidationError
 
 from order_contracts import Order, OrderRequest, error_body, order_placed, validation_error_body
 from order_contracts.order import ORDER_ID_PATTERN
+from order_web.adapters import IntakeUnavailable
 from order_web.extensions import services, utc_now
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -38,7 +38,7 @@ def place_order() -> tuple[Response, int] | tuple[Response, int, dict[str, str]]
     placed = order_placed(order, source="web", correlation_id=g.correlation_id, now=utc_now())
     try:
         services().publisher.publish(placed)
-    except (BotoCoreError, ClientError):
+    except IntakeUnavailable:
         current_app.logger.exception("order-intake unreachable", extra={"order_id": order.order_id})
         return jsonify(
             error_body("try_again", "we could not take your order just now; try again")

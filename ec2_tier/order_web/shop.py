@@ -5,7 +5,6 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import (
     Blueprint,
     abort,
@@ -26,7 +25,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional, Regexp
 from order_contracts import Order, OrderRequest, guest_customer_id, order_placed
 from order_contracts.errors import describe_validation_error
 from order_contracts.order import MAX_QUANTITY, ORDER_ID_PATTERN
-from order_web.adapters import CatalogItem
+from order_web.adapters import CatalogItem, IntakeUnavailable
 from order_web.api import web_order_id
 from order_web.extensions import services, utc_now
 
@@ -104,7 +103,7 @@ def place_order() -> Response | tuple[str, int]:
     placed = order_placed(order, source="web", correlation_id=g.correlation_id, now=utc_now())
     try:
         services().publisher.publish(placed)
-    except (BotoCoreError, ClientError):
+    except IntakeUnavailable:
         current_app.logger.exception("order-intake unreachable")
         flash("We could not take your order just now. Nothing was charged; please try again.")
         return render_template("storefront.html", catalog=catalog, form=form), 503
