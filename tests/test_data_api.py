@@ -71,61 +71,70 @@ def test_no_rates_is_none(rds_data: tuple[SqlLedger, Stubber]) -> None:
     assert ledger.rates_on_or_before(date(2026, 1, 1)) is None
 
 
-def test_a_charge_is_inserted_with_typed_values_then_read_back(
+CHARGE = LedgerEntry(
+    order_id="ord-1",
+    customer_id="cust-1",
+    currency="JPY",
+    amount=Decimal("3600"),
+    usd_amount=Decimal("23.32"),
+    usd_rate=Decimal("0.0064776854"),
+    rate_date=date(2026, 11, 20),
+    billed_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
+)
+CHARGE_PARAMETERS = [
+    {"name": "order_id", "value": {"stringValue": "ord-1"}},
+    {"name": "customer_id", "value": {"stringValue": "cust-1"}},
+    {"name": "currency", "value": {"stringValue": "JPY"}},
+    {"name": "amount_minor", "value": {"longValue": 3600}},
+    {"name": "usd_minor", "value": {"longValue": 2332}},
+    {"name": "usd_rate", "value": {"stringValue": "0.0064776854"}},
+    {"name": "rate_date", "value": {"stringValue": "2026-11-20"}, "typeHint": "DATE"},
+    {"name": "billed_at", "value": {"stringValue": "2026-11-21T09:30:00+00:00"}},
+]
+CHARGE_RECORD = [
+    {"stringValue": "ord-1"},
+    {"stringValue": "cust-1"},
+    {"stringValue": "JPY"},
+    {"longValue": 3600},
+    {"longValue": 2332},
+    {"stringValue": "0.0064776854"},
+    {"stringValue": "2026-11-20"},
+    {"stringValue": "2026-11-21T09:30:00+00:00"},
+]
+
+
+def test_a_first_charge_is_one_insert_with_typed_values_returning_the_row(
     rds_data: tuple[SqlLedger, Stubber],
 ) -> None:
     ledger, stubber = rds_data
-    entry = LedgerEntry(
-        order_id="ord-1",
-        customer_id="cust-1",
-        currency="JPY",
-        amount=Decimal("3600"),
-        usd_amount=Decimal("23.32"),
-        usd_rate=Decimal("0.0064776854"),
-        rate_date=date(2026, 11, 20),
-        billed_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
+    stubber.add_response(
+        "execute_statement",
+        {"records": [CHARGE_RECORD], "numberOfRecordsUpdated": 1},
+        {**TARGET, "sql": INSERT_CHARGE, "parameters": CHARGE_PARAMETERS},
+    )
+    assert ledger.record_charge(CHARGE) == CHARGE  # and no second request (the stub has none)
+
+
+def test_a_repeated_charge_reads_back_the_row_the_first_one_wrote(
+    rds_data: tuple[SqlLedger, Stubber],
+) -> None:
+    ledger, stubber = rds_data
+    # The insert conflicts: it returns no row, and the stored one is read.
+    stubber.add_response(
+        "execute_statement",
+        {"records": [], "numberOfRecordsUpdated": 0},
+        {**TARGET, "sql": INSERT_CHARGE, "parameters": CHARGE_PARAMETERS},
     )
     stubber.add_response(
         "execute_statement",
-        {"numberOfRecordsUpdated": 1},
-        {
-            **TARGET,
-            "sql": INSERT_CHARGE,
-            "parameters": [
-                {"name": "order_id", "value": {"stringValue": "ord-1"}},
-                {"name": "customer_id", "value": {"stringValue": "cust-1"}},
-                {"name": "currency", "value": {"stringValue": "JPY"}},
-                {"name": "amount_minor", "value": {"longValue": 3600}},
-                {"name": "usd_minor", "value": {"longValue": 2332}},
-                {"name": "usd_rate", "value": {"stringValue": "0.0064776854"}},
-                {"name": "rate_date", "value": {"stringValue": "2026-11-20"}, "typeHint": "DATE"},
-                {"name": "billed_at", "value": {"stringValue": "2026-11-21T09:30:00+00:00"}},
-            ],
-        },
-    )
-    stubber.add_response(
-        "execute_statement",
-        {
-            "records": [
-                [
-                    {"stringValue": "ord-1"},
-                    {"stringValue": "cust-1"},
-                    {"stringValue": "JPY"},
-                    {"longValue": 3600},
-                    {"longValue": 2332},
-                    {"stringValue": "0.0064776854"},
-                    {"stringValue": "2026-11-20"},
-                    {"stringValue": "2026-11-21T09:30:00+00:00"},
-                ]
-            ]
-        },
+        {"records": [CHARGE_RECORD]},
         {
             **TARGET,
             "sql": SELECT_CHARGE,
             "parameters": [{"name": "order_id", "value": {"stringValue": "ord-1"}}],
         },
     )
-    assert ledger.record_charge(entry) == entry
+    assert ledger.record_charge(CHARGE) == CHARGE
 
 
 def test_rates_are_saved_in_one_transaction(rds_data: tuple[SqlLedger, Stubber]) -> None:

@@ -31,17 +31,18 @@ class SqlRunner(Protocol):
         ...
 
 
-INSERT_CHARGE = """
-    INSERT INTO billing (order_id, customer_id, currency, amount_minor, usd_minor, usd_rate,
-                         rate_date, billed_at)
+CHARGE_COLUMNS = (
+    "order_id, customer_id, currency, amount_minor, usd_minor, usd_rate, rate_date, billed_at"
+)
+# Returns the row only when it inserted it: a first charge costs one round trip.
+INSERT_CHARGE = f"""
+    INSERT INTO billing ({CHARGE_COLUMNS})
     VALUES (:order_id, :customer_id, :currency, :amount_minor, :usd_minor, :usd_rate,
             :rate_date, :billed_at)
     ON CONFLICT (order_id) DO NOTHING
-"""
-SELECT_CHARGE = """
-    SELECT order_id, customer_id, currency, amount_minor, usd_minor, usd_rate, rate_date, billed_at
-    FROM billing WHERE order_id = :order_id
-"""
+    RETURNING {CHARGE_COLUMNS}
+"""  # noqa: S608 - a constant column list, no input
+SELECT_CHARGE = f"SELECT {CHARGE_COLUMNS} FROM billing WHERE order_id = :order_id"  # noqa: S608
 UPSERT_RATE = """
     INSERT INTO exchange_rates (currency, rate_date, per_euro)
     VALUES (:currency, :rate_date, :per_euro)
@@ -138,8 +139,10 @@ class SqlLedger:
 
     def record_charge(self, entry: LedgerEntry) -> LedgerEntry:
         # The insert alone is atomic (ON CONFLICT DO NOTHING): no transaction needed.
-        self._sql.execute(INSERT_CHARGE, charge_parameters(entry))
-        stored = self.charge(entry.order_id)
+        inserted = self._sql.execute(INSERT_CHARGE, charge_parameters(entry))
+        if inserted:
+            return charge_from_row(inserted[0])
+        stored = self.charge(entry.order_id)  # a repeat: the row the first attempt wrote
         if stored is None:  # pragma: no cover - the row was just written
             raise RuntimeError(f"ledger row for {entry.order_id} vanished")
         return stored
