@@ -175,3 +175,33 @@ def test_when_sns_cannot_be_reached_every_waiting_request_hears_of_it(aws: Provi
     assert [json.loads(m["Body"])["order"]["order_id"] for m in intake_messages(aws)] == [
         "web-after"
     ]
+
+
+def test_an_order_that_waits_too_long_is_dropped_unsent(aws: Provisioned) -> None:
+    class Impatient(IntakePublisher):
+        ANSWER_TIMEOUT_SECONDS = 0.3
+
+    sns = boto3.client("sns", config=CLIENT_CONFIG)
+    held = HeldCalls(sns)
+    publisher = Impatient(sns, aws.topic_arns["order-intake"], calls_in_flight=1)
+    first: list[str] = []
+    sending = threading.Thread(
+        target=lambda: first.append(publisher.publish(placed(order("web-in-time"))))
+    )
+    sending.start()
+    for _ in range(500):  # until the first order's call is in flight, held
+        if held.entries:
+            break
+        threading.Event().wait(0.01)
+
+    with pytest.raises(IntakeUnavailable, match="did not answer in time"):
+        publisher.publish(placed(order("web-too-late")))
+    held.released.set()
+    sending.join(timeout=10)
+
+    assert publisher.backlog == 0
+    assert len(first) == 1
+    assert [len(entries) for entries in held.entries] == [1]  # the late order was never sent
+    assert [json.loads(m["Body"])["order"]["order_id"] for m in intake_messages(aws)] == [
+        "web-in-time"
+    ]

@@ -125,14 +125,17 @@ class IntakePublisher:
                 self._sending -= 1
                 return
             batch = self._take_batch()
-        batch[0].batch_to_send = batch
+            batch[0].batch_to_send = batch
         batch[0].wakeup.set()
 
     def _give_up(self, mine: _Waiting) -> None:
+        """Stop waiting, unless this request's turn to send has come (the batch must go)."""
         with self._lock:
-            if mine in self._waiting:
+            if mine.batch_to_send is not None:
+                return
+            if mine in self._waiting:  # never sent: drop it, the shopper is told to retry
                 self._waiting.remove(mine)
-        if mine.message_id is None:
+        if mine.message_id is None and mine.error is None:
             mine.error = IntakeUnavailable("order-intake did not answer in time")
 
     def _send(self, batch: list[_Waiting]) -> None:
