@@ -4,6 +4,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from order_contracts import OrderPlaced
@@ -34,7 +35,7 @@ class _Waiting:
     # Handed over by the request that sent the previous batch: this thread sends it.
     batch_to_send: "list[_Waiting] | None" = None
 
-    @property
+    @cached_property  # read under the publisher's lock, possibly twice per batch: once
     def size(self) -> int:
         """Bytes SNS counts against a batch's 256 KiB: the body and every attribute."""
         return len(self.message.encode()) + sum(
