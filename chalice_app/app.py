@@ -2,9 +2,17 @@
 
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, Cron, Response, SNSEvent, SQSEvent
+from chalice.app import (
+    Chalice,
+    CloudWatchEvent,
+    Cron,
+    IAMAuthorizer,
+    Response,
+    SNSEvent,
+    SQSEvent,
+)
 
-from chalicelib import consumers, orders_api
+from chalicelib import catalog_api, consumers, orders_api
 from chalicelib.services import get_services
 
 app = Chalice(app_name="order-pipeline")
@@ -13,6 +21,9 @@ FULFILLMENT_QUEUE = "order-fulfillment"
 BILLING_QUEUE = "order-billing"
 NOTIFICATIONS_QUEUE = "order-notifications"
 SES_FEEDBACK_TOPIC = "ses-feedback"
+# Every route: API Gateway checks the caller's SigV4 signature and IAM policy before any
+# function runs (chalicelib/access.py says which permission each route needs).
+SIGNED = IAMAuthorizer()
 
 
 def _correlation_id() -> str:
@@ -21,16 +32,54 @@ def _correlation_id() -> str:
     return orders_api.correlation_id_from(request.headers, request.context.get("requestId"))
 
 
-@app.route("/orders/{order_id}", methods=["PUT"], content_types=["application/json"])
+def _caller() -> str:
+    """The authenticated caller's IAM ARN, as API Gateway puts it in the request context."""
+    request = app.current_request
+    assert request is not None
+    return str((request.context.get("identity") or {}).get("userArn") or "unknown")
+
+
+@app.route(
+    "/orders/{order_id}",
+    methods=["PUT"],
+    content_types=["application/json"],
+    authorizer=SIGNED,
+)
 def put_order(order_id: str) -> Response:
     request = app.current_request
     assert request is not None
     return orders_api.put_order(order_id, request.raw_body, _correlation_id(), get_services())
 
 
-@app.route("/orders/{order_id}", methods=["GET"])
+@app.route("/orders/{order_id}", methods=["GET"], authorizer=SIGNED)
 def get_order(order_id: str) -> Response:
     return orders_api.get_order(order_id, _correlation_id(), get_services())
+
+
+@app.route("/catalog", methods=["GET"], authorizer=SIGNED)
+def list_catalog() -> Response:
+    return catalog_api.list_catalog(_correlation_id(), get_services())
+
+
+@app.route("/catalog/{sku}", methods=["PUT"], content_types=["application/json"], authorizer=SIGNED)
+def put_product(sku: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    return catalog_api.put_product(
+        sku, request.raw_body, _caller(), _correlation_id(), get_services()
+    )
+
+
+@app.route(
+    "/catalog/{sku}/restock",
+    methods=["POST"],
+    content_types=["application/json"],
+    authorizer=SIGNED,
+)
+def restock(sku: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    return catalog_api.restock(sku, request.raw_body, _caller(), _correlation_id(), get_services())
 
 
 @app.on_sqs_message(queue=FULFILLMENT_QUEUE, batch_size=10)

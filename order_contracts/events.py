@@ -78,13 +78,55 @@ class StockShortage(ContractModel):
     requested: Annotated[StrictInt, Field(ge=1)]
     available: Annotated[StrictInt, Field(ge=0)]
 
+    def describe(self) -> str:
+        """The reason in words, for the rejection email and the status pages."""
+        if self.reason == "unknown_sku":
+            return f"{self.sku} is not in our catalog."
+        return f"{self.sku}: you asked for {self.requested}, we have {self.available} left."
+
 
 class UnsupportedCurrency(ContractModel):
     reason: Literal["unsupported_currency"] = "unsupported_currency"
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
+    def describe(self) -> str:
+        return f"We cannot take payment in {self.currency}."
 
-RejectionReason = Annotated[StockShortage | UnsupportedCurrency, Field(discriminator="reason")]
+
+class PriceChanged(ContractModel):
+    """The line's unit price is not the catalog's price when the reservation ran."""
+
+    reason: Literal["price_changed"] = "price_changed"
+    sku: Sku
+    offered_price: Annotated[Decimal, Field(allow_inf_nan=False)]
+    catalog_price: Annotated[Decimal, Field(allow_inf_nan=False)]
+
+    def describe(self) -> str:
+        return (
+            f"{self.sku}: the order offered {self.offered_price}, "
+            f"but the price is {self.catalog_price}."
+        )
+
+
+class CurrencyMismatch(ContractModel):
+    """The catalog prices the SKU in another currency than the order's."""
+
+    reason: Literal["currency_mismatch"] = "currency_mismatch"
+    sku: Sku
+    order_currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    catalog_currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+    def describe(self) -> str:
+        return (
+            f"{self.sku} is sold in {self.catalog_currency}, "
+            f"not in {self.order_currency}: order it separately."
+        )
+
+
+RejectionReason = Annotated[
+    StockShortage | UnsupportedCurrency | PriceChanged | CurrencyMismatch,
+    Field(discriminator="reason"),
+]
 
 
 class OrderRejected(EventEnvelope):

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from html import escape
 
-from order_contracts import Billing, Order, StockShortage
+from order_contracts import Billing, Order
 from order_contracts.events import RejectionReason
 
 
@@ -46,7 +46,7 @@ def confirmation(order: Order, billing: Billing, name: str) -> Email:
 
 
 def rejection(order: Order, reasons: list[RejectionReason], name: str) -> Email:
-    why = [_describe(reason) for reason in reasons]
+    why = [reason.describe() for reason in reasons]
     text = "\n".join(
         [
             f"Hello {name},",
@@ -66,11 +66,3 @@ def rejection(order: Order, reasons: list[RejectionReason], name: str) -> Email:
         "<p>You have not been charged.</p>"
     )
     return Email(f"Order {order.order_id} could not be accepted", text, html)
-
-
-def _describe(reason: RejectionReason) -> str:
-    if isinstance(reason, StockShortage):
-        if reason.reason == "unknown_sku":
-            return f"{reason.sku} is not in our catalog."
-        return f"{reason.sku}: you asked for {reason.requested}, we have {reason.available} left."
-    return f"We cannot take payment in {reason.currency}."
