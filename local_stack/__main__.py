@@ -46,7 +46,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--urls-file",
         type=Path,
-        help="write the URLs as JSON to this file once everything answers (for scripts)",
+        help="write the URLs and the order API callers' credentials as JSON to this file once "
+        "everything answers (for scripts and Postman; mode 0600)",
     )
     parser.add_argument(
         "--retry-delay",
@@ -93,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             print_urls(urls)
             if arguments.urls_file is not None:
                 # Written whole, then renamed: a script waiting for it never reads half a file.
+                # It holds the local callers' secrets: readable by this user only.
                 partial = arguments.urls_file.with_suffix(".partial")
+                partial.touch(mode=0o600)
                 partial.write_text(json.dumps(urls.as_dict()))
                 partial.replace(arguments.urls_file)
             print("Serving until Ctrl-C.", flush=True)
@@ -121,7 +124,18 @@ def print_urls(urls: Urls) -> None:
     print(f"  Order API:              {urls.api}/orders/{{order_id}}")
     print(f"  Dashboard:              {urls.dashboard}/")
     print(f"  Local AWS (moto):       {urls.aws}")
-    print(f"  Try: curl -s {urls.api}/orders/demo-api-1")
+    step("Order API callers (IAM users of the local AWS, new keys every run; SigV4 required)")
+    for name, caller in urls.api_callers.items():
+        print(f"  {name:<17} {', '.join(caller['permissions']):<27} {caller['access_key_id']}")
+        print(f"  {'':<17} secret: {caller['secret_access_key']}")
+    integrator = urls.api_callers.get("order-integrator")
+    if integrator:
+        print(
+            f"  Try: curl -s --aws-sigv4 aws:amz:{urls.region}:execute-api "
+            f"--user {integrator['access_key_id']}:{integrator['secret_access_key']} "
+            f"{urls.api}/orders/demo-api-1"
+        )
+    print("  Postman: postman/order-api.local.postman_environment.json, keys from --urls-file")
     port = urls.aws.rsplit(":", 1)[1]
     print(f"  Redrive a DLQ:          make redrive QUEUE=order-fulfillment AWS_PORT={port}")
 

@@ -17,7 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ from werkzeug.serving import make_server
 
 from local_stack import demo_data
 from local_stack.event_source import SqsEventSource
+from local_stack.gateway.app import LocalApiGateway
+from local_stack.gateway.callers import api_arn, issue_callers
 from local_stack.moto_server import LocalAws
 from local_stack.resources import RESOURCES, Provisioned, provision
 
@@ -50,12 +52,17 @@ class Ports:
 
 @dataclass(frozen=True)
 class Urls:
+    """Where each part answers, and the order API's local callers with their credentials."""
+
     aws: str
     api: str
     storefront: str
     dashboard: str
+    region: str = "us-east-1"
+    # caller name -> access_key_id, secret_access_key, principal_arn, permissions
+    api_callers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -97,7 +104,13 @@ def local_stack(
         get_services().warm_up()
 
         app, module = _load_chalice_app(verbose)
-        api = running.enter_context(_chalice_api(app, ports.api, verbose))
+        step("Issuing the order API's callers in the local IAM (users, policies, access keys)")
+        region = os.environ["AWS_DEFAULT_REGION"]
+        account = boto3.client("sts").get_caller_identity()["Account"]
+        stage_arn = api_arn(account, region)
+        callers = issue_callers(boto3.client("iam"), stage_arn)
+        gateway = LocalApiGateway(app, callers, stage_arn, region)
+        api = running.enter_context(_serve(gateway, ports.api, "the order API"))
         sources = _event_sources(app, module, provisioned)
         running.enter_context(_polling(sources))
         step(f"Event sources poll {', '.join(s.queue_url.rsplit('/', 1)[1] for s in sources)}")
@@ -108,8 +121,11 @@ def local_stack(
         from local_stack.dashboard import LocalState, create_dashboard
 
         state = LocalState(provisioned, get_services().ledger)
-        dashboard = running.enter_context(_serve(create_dashboard(state), ports.dashboard))
-        yield Urls(aws.endpoint_url, api, storefront, dashboard)
+        dashboard = running.enter_context(
+            _serve(create_dashboard(state), ports.dashboard, "the dashboard")
+        )
+        credentials = {name: caller.credentials() for name, caller in callers.by_name().items()}
+        yield Urls(aws.endpoint_url, api, storefront, dashboard, region, credentials)
         step("Stopping")
 
 
@@ -140,37 +156,6 @@ def _load_chalice_app(verbose: bool) -> tuple[Any, Any]:
 
         logger.setLevel(logging.WARNING)
     return app, module
-
-
-@contextmanager
-def _chalice_api(app: Any, port: int, verbose: bool) -> Iterator[str]:
-    """The API Gateway routes, served by chalice's local server (what `chalice local` runs)."""
-    from chalice.cli.factory import CLIFactory
-    from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer, create_local_server
-
-    # API Gateway absorbs bursts; socketserver's default backlog of 5 connections resets
-    # clients under one (200 orders at once did), so the local API listens with a deeper one.
-    ThreadedHTTPServer.request_queue_size = 128
-    config = CLIFactory(project_dir=str(CHALICE_DIR)).create_config_obj(chalice_stage_name="dev")
-    try:
-        server = create_local_server(app, config, LOCAL, port)
-    except OSError as error:
-        raise StackError(f"cannot serve the order API on port {port}: {error}") from error
-    if not verbose:  # chalice's local server prints an access line per request
-        ChaliceRequestHandler.log_message = _quiet
-    # The HTTP server itself: chalice's wrapper would print its configured port, not the bound one.
-    thread = threading.Thread(target=server.server.serve_forever, name="order-api", daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOCAL}:{server.server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server.server_close()
-        thread.join(timeout=10)
-
-
-def _quiet(*args: object) -> None:
-    """Drop an access log line."""
 
 
 def _event_sources(app: Any, module: Any, provisioned: Provisioned) -> list[SqsEventSource]:
@@ -270,12 +255,13 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Pa
 
 
 @contextmanager
-def _serve(app: Any, port: int) -> Iterator[str]:
+def _serve(app: Any, port: int, what: str) -> Iterator[str]:
+    """Serve a WSGI app on 127.0.0.1 in a thread (werkzeug: threaded, listen backlog 128)."""
     try:
         server = make_server(LOCAL, port, app, threaded=True)
     except OSError as error:
-        raise StackError(f"cannot serve the dashboard on port {port}: {error}") from error
-    thread = threading.Thread(target=server.serve_forever, name="dashboard", daemon=True)
+        raise StackError(f"cannot serve {what} on port {port}: {error}") from error
+    thread = threading.Thread(target=server.serve_forever, name=what, daemon=True)
     thread.start()
     try:
         yield f"http://{LOCAL}:{server.server_port}"

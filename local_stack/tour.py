@@ -6,13 +6,14 @@ only as a client would: HTTP to the order API and the web tier, and the dashboar
 
 import json
 import time
-import urllib.error
 import urllib.request
 from decimal import Decimal
 from typing import Any
 
+from local_stack.api_client import ApiCredentials, SignedApiClient
 from local_stack.demo_data import CATALOG, CONTACTS
 from local_stack.stack import Urls, step
+from local_stack.storefront_client import Shopper
 
 FINAL = {"CONFIRMED", "REJECTED"}
 ADA = {
@@ -21,33 +22,36 @@ ADA = {
     "email": CONTACTS[0].email,
     "country": "GB",
 }
-# A storefront guest: the web tier gives her a guest- id, and her order is her contact.
-GRACE = {
-    "customer_id": "guest-demo-grace",
-    "name": "Grace Hopper",
-    "email": "grace@example.com",
-    "country": "US",
-}
 
 
 def tour(urls: Urls) -> None:
-    api, web = urls.api, urls.storefront
+    integrator = urls.api_callers["order-integrator"]
+    api = SignedApiClient(urls.api, ApiCredentials.of(integrator), urls.region)
     mugs = order_body(ADA, [("MUG-BLUE", 2, "12.00"), ("TEA-EARLGREY", 2, "4.50")], "EUR")
-    step("API door: PUT /orders/demo-api-1")
-    show(request(api, "PUT", "/orders/demo-api-1", mugs))
+    step("API door, unsigned: PUT /orders/demo-api-0 without credentials is refused")
+    show(SignedApiClient(urls.api, None).request("PUT", "/orders/demo-api-0", mugs))
+    step("API door, signed as order-integrator: PUT /orders/demo-api-1")
+    show(api.request("PUT", "/orders/demo-api-1", mugs))
     step("The same PUT again (idempotent: nothing changes)")
-    show(request(api, "PUT", "/orders/demo-api-1", mugs))
+    show(api.request("PUT", "/orders/demo-api-1", mugs))
     step("A different body for the same id")
-    show(request(api, "PUT", "/orders/demo-api-1", order_body(ADA, [("MUG-BLUE", 1, "12.00")])))
+    show(api.request("PUT", "/orders/demo-api-1", order_body(ADA, [("MUG-BLUE", 1, "12.00")])))
     step("An invalid order (quantity 0)")
-    show(request(api, "PUT", "/orders/demo-bad", order_body(ADA, [("MUG-BLUE", 0, "12.00")])))
-    step("Web door: POST /api/orders on the web tier (Idempotency-Key demo-web-1)")
-    matcha = order_body(GRACE, [("TEA-MATCHA", 2, "1200")], "JPY")
-    show(request(web, "POST", "/api/orders", matcha, {"Idempotency-Key": "demo-web-1"}))
+    show(api.request("PUT", "/orders/demo-bad", order_body(ADA, [("MUG-BLUE", 0, "12.00")])))
+    step(
+        "A tampered price (the teapot is 39.00 GBP): accepted at the door, rejected at reservation"
+    )
+    cheap = order_body(ADA, [("POT-IRON", 1, "0.01")], "GBP")
+    show(api.request("PUT", "/orders/demo-api-3", cheap))
+    step("Web door: the storefront's form, as a guest (2 Matcha)")
+    status, web_order = Shopper(urls.storefront).place_order(
+        "Grace Hopper", "grace@example.com", "US", {"TEA-MATCHA": 2}
+    )
+    print(f"  {status} {web_order}")
     step("PUT /orders/demo-api-2 for 2 mugs when 1 is left: rejected, stock untouched")
-    show(request(api, "PUT", "/orders/demo-api-2", order_body(ADA, [("MUG-BLUE", 2, "12.00")])))
+    show(api.request("PUT", "/orders/demo-api-2", order_body(ADA, [("MUG-BLUE", 2, "12.00")])))
 
-    orders = ["demo-api-1", "web-demo-web-1", "demo-api-2"]
+    orders = ["demo-api-1", "demo-api-2", "demo-api-3", *([web_order] if web_order else [])]
     wait_for_final(api, orders)
     state = wait_for_emails(urls.dashboard, len(orders))
     step("Orders")
@@ -79,33 +83,20 @@ def order_body(
     }
 
 
-def request(
-    base: str,
-    method: str,
-    path: str,
-    body: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    call = urllib.request.Request(  # noqa: S310 - the local stack on 127.0.0.1
-        base + path,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(call, timeout=10) as response:  # noqa: S310
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+def dashboard_state(dashboard: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{dashboard}/state.json", timeout=10) as response:  # noqa: S310
+        state: dict[str, Any] = json.loads(response.read())
+    return state
 
 
-def wait_for_final(api: str, order_ids: list[str], timeout: float = 60) -> dict[str, Any]:
+def wait_for_final(
+    api: SignedApiClient, order_ids: list[str], timeout: float = 60
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     statuses: dict[str, Any] = {}
     while time.monotonic() < deadline:
         statuses = {
-            order_id: request(api, "GET", f"/orders/{order_id}")[1] for order_id in order_ids
+            order_id: api.request("GET", f"/orders/{order_id}")[1] for order_id in order_ids
         }
         if all(status.get("status") in FINAL for status in statuses.values()):
             return statuses
@@ -116,7 +107,7 @@ def wait_for_final(api: str, order_ids: list[str], timeout: float = 60) -> dict[
 def wait_for_emails(dashboard: str, count: int, timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        state: dict[str, Any] = request(dashboard, "GET", "/state.json")[1]
+        state = dashboard_state(dashboard)
         if len(state["emails"]) >= count or time.monotonic() > deadline:
             return state
         time.sleep(0.2)

@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from local_stack.api_client import ApiCredentials, SignedApiClient
 
 ROOT = Path(__file__).resolve().parent.parent
 FREE_PORTS = ["--aws-port", "0", "--api-port", "0", "--web-port", "0", "--dashboard-port", "0"]
@@ -23,6 +26,14 @@ class StackProcess:
     storefront: str
     dashboard: str
     state_dir: Path
+    region: str
+    # caller name -> access_key_id, secret_access_key, principal_arn, permissions
+    api_callers: dict[str, dict[str, Any]]
+
+    def api_client(self, caller: str | None = "order-integrator") -> SignedApiClient:
+        """A client of the order API signing as one of the local callers (None: unsigned)."""
+        credentials = ApiCredentials.of(self.api_callers[caller]) if caller else None
+        return SignedApiClient(self.api, credentials, self.region)
 
 
 @contextmanager

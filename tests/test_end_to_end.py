@@ -23,7 +23,9 @@ from chalicelib.adapters.sql_contacts import SqlContactBook
 from chalicelib.adapters.sql_runners import DbApiRunner
 from chalicelib.communications import Contact
 from chalicelib.intake import document_key
-from local_stack.tour import ADA, GRACE, order_body, request
+from local_stack.api_client import ApiCredentials, SignedApiClient
+from local_stack.storefront_client import Shopper
+from local_stack.tour import ADA, dashboard_state, order_body
 from order_contracts import Order, OrderRequest, order_placed
 from tests.factories import s3_notification
 from tests.stack_process import ROOT, StackProcess, running_stack
@@ -50,9 +52,12 @@ def client(session: boto3.session.Session, stack: StackProcess, service: str) ->
 
 
 def dashboard(stack: StackProcess) -> dict[str, Any]:
-    status, state = request(stack.dashboard, "GET", "/state.json")
-    assert status == 200
-    return state  # type: ignore[no-any-return]
+    return dashboard_state(stack.dashboard)
+
+
+def put_order(stack: StackProcess, order_id: str, body: dict[str, Any]) -> int:
+    """PUT an order through the order API, signed as the local integrator."""
+    return stack.api_client().request("PUT", f"/orders/{order_id}", body)[0]
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
@@ -67,7 +72,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
 
 
 def api_status(stack: StackProcess, order_id: str) -> str:
-    return str(request(stack.api, "GET", f"/orders/{order_id}")[1].get("status"))
+    return str(stack.api_client().request("GET", f"/orders/{order_id}")[1].get("status"))
 
 
 def final_status(stack: StackProcess, order_id: str) -> str:
@@ -94,41 +99,120 @@ def queues_drained(stack: StackProcess) -> bool:
 
 def test_orders_through_both_doors_are_confirmed_billed_and_emailed(stack: StackProcess) -> None:
     before = dashboard(stack)
-    status, _ = request(
-        stack.api, "PUT", "/orders/e2e-api-1", order_body(ADA, [("POT-IRON", 2, "39.00")], "GBP")
+    pot = order_body(ADA, [("POT-IRON", 2, "39.00")], "GBP")
+    assert put_order(stack, "e2e-api-1", pot) == 201
+    shopper = Shopper(stack.storefront)
+    status, web_order = shopper.place_order(
+        "Grace Hopper", "grace.e2e@example.com", "US", {"KETTLE-GOOSE": 1}
     )
-    assert status == 201
-    guest = {**GRACE, "customer_id": "guest-e2e-grace", "email": "grace.e2e@example.com"}
-    status, placed = request(
-        stack.storefront,
-        "POST",
-        "/api/orders",
-        order_body(guest, [("KETTLE-GOOSE", 1, "64.99")], "USD"),
-        {"Idempotency-Key": "e2e-web-0001"},
-    )
-    assert (status, placed["order_id"]) == (202, "web-e2e-web-0001")
+    assert status == 303
+    assert web_order is not None
 
     assert final_status(stack, "e2e-api-1") == "CONFIRMED"
-    assert final_status(stack, "web-e2e-web-0001") == "CONFIRMED"
-    # The web tier's own status endpoint tells the shopper the same.
-    assert request(stack.storefront, "GET", "/api/orders/web-e2e-web-0001")[1]["status"] == (
-        "CONFIRMED"
-    )
+    assert final_status(stack, web_order) == "CONFIRMED"
+    # The storefront's status page tells the shopper who placed it the same.
+    assert "CONFIRMED" in shopper.get(f"/orders/{web_order}")[1]
     state = wait_for(
         "both confirmations",
         lambda: (s := dashboard(stack)) and len(s["emails"]) >= len(before["emails"]) + 2 and s,
     )
     assert "Order e2e-api-1 confirmed" in emails_to(state, ADA["email"])
-    assert emails_to(state, "grace.e2e@example.com") == ["Order web-e2e-web-0001 confirmed"]
+    assert emails_to(state, "grace.e2e@example.com") == [f"Order {web_order} confirmed"]
     assert stock(state, "POT-IRON") == stock(before, "POT-IRON") - 2
     assert stock(state, "KETTLE-GOOSE") == stock(before, "KETTLE-GOOSE") - 1
     # The ledger rows, in USD: GBP converted at the recorded rate; USD stays as it is.
     assert order_row(state, "e2e-api-1")["usd"].endswith(" USD")
-    assert order_row(state, "web-e2e-web-0001")["usd"] == "64.99 USD"
+    assert order_row(state, web_order)["usd"] == "64.99 USD"
     # The email itself, as the dashboard shows it.
     [index] = [e["index"] for e in state["emails"] if e["to"] == "grace.e2e@example.com"]
     with urllib.request.urlopen(f"{stack.dashboard}/emails/{index}") as page:  # noqa: S310
         assert b"KETTLE-GOOSE" in page.read()
+
+
+@pytest.mark.parametrize(
+    ("caller", "error"),
+    [
+        (None, "missing_authentication_token"),
+        ("forged", "invalid_signature"),
+        ("expired", "expired_signature"),
+        ("order-reader", "access_denied"),
+    ],
+)
+def test_an_order_without_the_right_credentials_is_refused_and_leaves_no_trace(
+    stack: StackProcess, aws: boto3.session.Session, caller: str | None, error: str
+) -> None:
+    order_id = f"e2e-refused-{error.replace('_', '-')}"
+    body = order_body(ADA, [("TEA-EARLGREY", 1, "4.50")], "EUR")
+    integrator = stack.api_callers["order-integrator"]
+    if caller == "forged":
+        forged = ApiCredentials(integrator["access_key_id"], "not-the-secret")
+        client_ = SignedApiClient(stack.api, forged, stack.region)
+    elif caller == "expired":
+        client_ = SignedApiClient(
+            stack.api, ApiCredentials.of(integrator), stack.region, clock_skew=-600
+        )
+    else:
+        client_ = stack.api_client(caller)
+    status, refusal = client_.request("PUT", f"/orders/{order_id}", body)
+    assert (status, refusal["error"]) == (403, error)
+    # Nothing stored, nothing published: the function never ran.
+    s3 = client(aws, stack, "s3")
+    bucket = s3.list_buckets()["Buckets"][0]["Name"]
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=document_key(order_id)).get("KeyCount") == 0
+    time.sleep(0.5)
+    assert stack.api_client().request("GET", f"/orders/{order_id}")[0] == 404
+
+
+def test_every_route_refuses_unsigned_and_wrong_role_callers(stack: StackProcess) -> None:
+    unsigned = stack.api_client(None)
+    reader = stack.api_client("order-reader")
+    for method, path in [
+        ("PUT", "/orders/e2e-x"),
+        ("GET", "/orders/e2e-x"),
+        ("GET", "/catalog"),
+        ("PUT", "/catalog/TEA-EARLGREY"),
+        ("POST", "/catalog/TEA-EARLGREY/restock"),
+    ]:
+        status, refusal = unsigned.request(method, path, {})
+        assert (status, refusal["error"]) == (403, "missing_authentication_token"), path
+    for method, path in [
+        ("PUT", "/orders/e2e-x"),
+        ("PUT", "/catalog/TEA-EARLGREY"),
+        ("POST", "/catalog/TEA-EARLGREY/restock"),
+    ]:
+        status, refusal = reader.request(method, path, {})
+        assert (status, refusal["error"]) == (403, "access_denied"), path
+    # The ';' that chalice's own local server took for a parameter separator.
+    status, refusal = stack.api_client().request(
+        "PUT", "/orders/x;drop", order_body(ADA, [("TEA-EARLGREY", 1, "4.50")], "EUR")
+    )
+    assert (status, refusal["error"]) == (400, "invalid_order")
+
+
+def test_a_tampered_price_is_rejected_never_billed_and_a_guest_is_refused_at_the_api(
+    stack: StackProcess,
+) -> None:
+    cheap = order_body(ADA, [("POT-IRON", 1, "0.01")], "GBP")
+    assert put_order(stack, "e2e-cheap", cheap) == 201
+    wrong_currency = order_body(ADA, [("POT-IRON", 1, "39.00")], "EUR")
+    assert put_order(stack, "e2e-wrong-currency", wrong_currency) == 201
+    assert final_status(stack, "e2e-cheap") == "REJECTED"
+    assert final_status(stack, "e2e-wrong-currency") == "REJECTED"
+    reasons = {
+        order_id: stack.api_client().request("GET", f"/orders/{order_id}")[1]["rejection"]
+        for order_id in ("e2e-cheap", "e2e-wrong-currency")
+    }
+    assert [r["reason"] for r in reasons["e2e-cheap"]] == ["price_changed"]
+    assert [r["reason"] for r in reasons["e2e-wrong-currency"]] == ["currency_mismatch"]
+    state = dashboard(stack)
+    assert order_row(state, "e2e-cheap")["usd"] == ""  # never billed
+    assert order_row(state, "e2e-wrong-currency")["usd"] == ""
+
+    guest = {**ADA, "customer_id": "guest-e2e-api", "email": "anyone@example.com"}
+    body = order_body(guest, [("TEA-EARLGREY", 1, "4.50")], "EUR")
+    status, refusal = stack.api_client().request("PUT", "/orders/e2e-guest", body)
+    assert (status, refusal["error"]) == (400, "invalid_order")
+    assert refusal["problems"][0]["field"] == "customer.customer_id"
 
 
 def test_an_out_of_stock_order_is_rejected_with_a_notice_and_no_ledger_row(
@@ -136,7 +220,7 @@ def test_an_out_of_stock_order_is_rejected_with_a_notice_and_no_ledger_row(
 ) -> None:
     before = dashboard(stack)
     oolong = order_body(ADA, [("TEA-OOLONG", 1, "7.80")], "EUR")
-    assert request(stack.api, "PUT", "/orders/e2e-oolong", oolong)[0] == 201
+    assert put_order(stack, "e2e-oolong", oolong) == 201
 
     assert final_status(stack, "e2e-oolong") == "REJECTED"
     state = wait_for(
@@ -157,7 +241,7 @@ def test_a_duplicate_delivery_into_the_fulfillment_queue_changes_nothing(
     stack: StackProcess, aws: boto3.session.Session
 ) -> None:
     body = order_body(ADA, [("TEA-EARLGREY", 3, "4.50")], "EUR")
-    assert request(stack.api, "PUT", "/orders/e2e-dup", body)[0] == 201
+    assert put_order(stack, "e2e-dup", body) == 201
     assert final_status(stack, "e2e-dup") == "CONFIRMED"
     wait_for("the queues to drain", lambda: queues_drained(stack))
     before = dashboard(stack)
@@ -213,7 +297,7 @@ def test_a_fixed_cause_and_a_redrive_complete_the_order(stack: StackProcess) -> 
     # An API customer the contact book does not know yet: billed, but no one to tell.
     stranger = {**ADA, "customer_id": "cust-e2e-new", "email": "new@example.com"}
     body = order_body(stranger, [("TEA-MATCHA", 1, "1200")], "JPY")
-    assert request(stack.api, "PUT", "/orders/e2e-new", body)[0] == 201
+    assert put_order(stack, "e2e-new", body) == 201
     wait_for(
         "the notice to be dead-lettered",
         lambda: any(
@@ -254,22 +338,15 @@ def test_two_hundred_orders_at_once_all_finish_and_stock_never_goes_below_zero(
     def place(n: int) -> tuple[str, int]:
         if n % 2:
             order_id = f"load-api-{n:03d}"
-            return order_id, request(
-                stack.api, "PUT", f"/orders/{order_id}", order_body(ADA, lines)
-            )[0]
-        guest = {**GRACE, "customer_id": f"guest-load-{n:03d}"}
-        status, body = request(
-            stack.storefront,
-            "POST",
-            "/api/orders",
-            order_body(guest, lines),
-            {"Idempotency-Key": f"load-web-{n:03d}"},
+            return order_id, put_order(stack, order_id, order_body(ADA, lines))
+        status, web_order = Shopper(stack.storefront).place_order(
+            "Grace Hopper", f"load-{n:03d}@example.com", "US", {"LOAD-TEST": 1}
         )
-        return body.get("order_id", ""), status
+        return web_order or "", status
 
     with ThreadPoolExecutor(max_workers=32) as pool:
         placed = list(pool.map(place, range(200)))
-    assert sorted({status for _, status in placed}) == [201, 202]
+    assert sorted({status for _, status in placed}) == [201, 303]
     order_ids = [order_id for order_id, _ in placed]
 
     lowest = 150

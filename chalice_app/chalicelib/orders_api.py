@@ -63,6 +63,19 @@ def put_order(
             body = validation_error_body(error)
             logger.info("order rejected at the door", extra={"problems": body["problems"]})
             return _json(400, body)
+        if order.customer.is_guest:
+            # Guests exist only at the storefront (CSRF, per-address email limits); through
+            # the API a caller could have the pipeline mail any address it chose.
+            message = "guest customers order at the storefront; use a registered customer id"
+            logger.info("guest order refused at the API door")
+            return _json(
+                400,
+                error_body(
+                    "invalid_order",
+                    f"customer.customer_id: {message}",
+                    [FieldProblem("customer.customer_id", message)],
+                ),
+            )
         placed = order_placed(order, source="api", correlation_id=correlation_id, now=utc_now())
         try:
             created = services.documents.put_once(placed)
