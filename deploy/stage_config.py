@@ -148,6 +148,13 @@ def policy(outputs: StackOutputs, stage: str) -> dict[str, Any]:
             ],
         },
         {
+            # GET /catalog lists the inventory table; the catalog writes are UpdateItem above.
+            "Sid": "ListTheCatalog",
+            "Effect": "Allow",
+            "Action": "dynamodb:Scan",
+            "Resource": _output(outputs, "data", "InventoryTableArn"),
+        },
+        {
             "Sid": "ConsumeOrderQueues",
             "Effect": "Allow",
             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],

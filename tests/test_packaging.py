@@ -47,20 +47,39 @@ def test_the_shared_contract_is_in_the_deployment_package(packaged: Path) -> Non
     assert "app.py" in names
 
 
+def _policy_documents(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The functions' role policies and the callers' managed policies (merge-template.json)."""
+    documents = []
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Role":
+            documents += [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+            documents.append(resource["Properties"]["PolicyDocument"])
+    return documents
+
+
 def test_no_generated_policy_has_wildcard_actions_or_resources(packaged: Path) -> None:
     template = json.loads(packaged.read_text())
-    for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::IAM::Role":
-            continue
-        for policy in resource["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                actions = (
-                    statement["Action"]
-                    if isinstance(statement["Action"], list)
-                    else [statement["Action"]]
-                )
-                assert not any(action == "*" or action.endswith(":*") for action in actions)
-                assert statement["Resource"] != "*"
+    documents = _policy_documents(template)
+    assert any(
+        statement["Action"] == "execute-api:Invoke"
+        for document in documents
+        for statement in document["Statement"]
+    ), "the callers' managed policies are missing"
+    for document in documents:
+        for statement in document["Statement"]:
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            assert not any(action == "*" or action.endswith(":*") for action in actions)
+            resources = (
+                statement["Resource"]
+                if isinstance(statement["Resource"], list)
+                else [statement["Resource"]]
+            )
+            assert "*" not in resources
 
 
 def test_cfn_lint_passes_on_the_packaged_template(packaged: Path) -> None:

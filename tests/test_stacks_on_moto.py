@@ -262,6 +262,16 @@ def test_the_stage_configuration_comes_from_the_stacks_outputs(
     }
     assert queue_arns <= resources  # the three queues and their three DLQs
     assert table_arns <= resources
+    # GET /catalog scans the inventory table, and no other table may be scanned.
+    inventory_arn = deployed.client("dynamodb").describe_table(TableName="inventory")["Table"][
+        "TableArn"
+    ]
+    scans = [
+        statement["Resource"]
+        for statement in policy["Statement"]
+        if "dynamodb:Scan" in statement["Action"]
+    ]
+    assert scans == [inventory_arn]
     assert settings.order_events_topic_arn in resources
     assert cluster["DBClusterArn"] in resources
     for resource in resources:  # exact ARNs: only object keys and log streams end in a wildcard

@@ -109,9 +109,52 @@ def test_the_web_acl_guards_the_load_balancer(all_templates: dict[str, Template]
         "AWSManagedRulesKnownBadInputsRuleSet",
         "AWSManagedRulesSQLiRuleSet",
     } <= managed
-    (rate,) = [rule for rule in rules if "RateBasedStatement" in rule["Statement"]]
+    rate_rules = [rule for rule in rules if "RateBasedStatement" in rule["Statement"]]
+    # The one for every request; the storefront's order posts have their own (test below).
+    (rate,) = [
+        rule
+        for rule in rate_rules
+        if "ScopeDownStatement" not in rule["Statement"]["RateBasedStatement"]
+    ]
     assert "Block" in rate["Action"]
     assert len({rule["Priority"] for rule in rules}) == len(rules)
+
+
+def _byte_match(statement: dict[str, Any]) -> tuple[str, str, str, tuple[str, ...]]:
+    match = statement["ByteMatchStatement"]
+    (field,) = match["FieldToMatch"]
+    transformations = tuple(t["Type"] for t in match["TextTransformations"])
+    return field, match["PositionalConstraint"], match["SearchString"], transformations
+
+
+def test_the_storefronts_order_posts_have_their_own_tighter_rate_limit(
+    all_templates: dict[str, Template],
+) -> None:
+    edge = all_templates["edge"]
+    (acl,) = of_type(edge, "AWS::WAFv2::WebACL").values()
+    rates = {
+        "ScopeDownStatement" in rule["Statement"]["RateBasedStatement"]: rule
+        for rule in acl["Properties"]["Rules"]
+        if "RateBasedStatement" in rule["Statement"]
+    }
+    general = rates[False]["Statement"]["RateBasedStatement"]
+    orders = rates[True]["Statement"]["RateBasedStatement"]
+    assert orders["AggregateKeyType"] == "IP"
+    assert orders.get("EvaluationWindowSec", 300) == general.get("EvaluationWindowSec", 300)
+    assert value(edge, orders["Limit"]) < value(edge, general["Limit"])
+    # The storefront's form posts to /orders (order_web/shop.py: place_order).
+    matches = {
+        _byte_match(statement)
+        for statement in orders["ScopeDownStatement"]["AndStatement"]["Statements"]
+    }
+    assert matches == {
+        ("Method", "EXACTLY", "POST", ("NONE",)),
+        ("UriPath", "EXACTLY", "/orders", ("NORMALIZE_PATH",)),
+    }
+    # Block (CAPTCHA cannot answer a POST), as 429 with a body a shopper can read.
+    response = rates[True]["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429
+    assert response["CustomResponseBodyKey"] in acl["Properties"]["CustomResponseBodies"]
 
 
 def test_the_load_balancer_speaks_tls_12_or_later_and_http_only_redirects(
@@ -273,6 +316,22 @@ def test_no_policy_grants_everything_or_data_everywhere(
 
 def test_the_policy_review_covers_every_stage_policy_file() -> None:
     assert "policy-dev.json" in {name for name, _, _ in _stage_policies()}
+
+
+@pytest.mark.parametrize(("where", "document", "key_policy"), _stage_policies())
+def test_only_the_inventory_table_may_be_scanned(
+    where: str, document: dict[str, Any], key_policy: bool
+) -> None:
+    """GET /catalog lists the inventory table; nothing else needs a Scan of any table."""
+    scanned = [
+        resource
+        for statement in as_list(document["Statement"])
+        if statement["Effect"] == "Allow"
+        and {"dynamodb:Scan", "dynamodb:*"} & set(as_list(statement["Action"]))
+        for resource in as_list(statement["Resource"])
+    ]
+    (table,) = scanned
+    assert table.endswith(":table/inventory"), where
 
 
 def test_web_hosts_accept_traffic_only_from_the_load_balancer(
