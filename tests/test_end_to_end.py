@@ -4,7 +4,6 @@ Every request goes over HTTP to the order API, the web tier (gunicorn) or the lo
 every check reads what a user or an operator can see: the API, the dashboard, the queues.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from local_stack.storefront_client import Shopper
 from local_stack.tour import ADA, dashboard_state, order_body
 from order_contracts import Order, OrderRequest, order_placed
 from tests.factories import s3_notification
+from tests.newman import run_collection
 from tests.stack_process import ROOT, StackProcess, running_stack
 
 pytestmark = pytest.mark.server
@@ -406,32 +406,8 @@ def redrive_command(stack: StackProcess, queue: str) -> str:
 
 
 def test_the_postman_collection_passes_with_newman(stack: StackProcess, tmp_path: Path) -> None:
-    newman = ROOT / "node_modules" / ".bin" / "newman"
-    assert newman.exists(), "newman is missing: `make test` installs it from package.json"
-    report = tmp_path / "newman.json"
-    result = subprocess.run(
-        [
-            str(newman),
-            "run",
-            str(ROOT / "postman" / "order-api.postman_collection.json"),
-            "--environment",
-            str(ROOT / "postman" / "local.postman_environment.json"),
-            "--env-var",
-            f"baseUrl={stack.api}",
-            "--reporters",
-            "cli,json",
-            "--reporter-json-export",
-            str(report),
-            "--color",
-            "off",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    stats = json.loads(report.read_text())["run"]["stats"]
+    urls = {"api": stack.api, "region": stack.region, "api_callers": stack.api_callers}
+    stats = run_collection(urls, tmp_path)
     assert stats["assertions"]["failed"] == 0
-    # Place, repeat, conflict, ten refusals, nothing stored, CONFIRMED, unknown.
-    assert stats["assertions"]["total"] == 16
+    # The flow (16), refusals (5), a guest and a tampered price (3), the catalog (1).
+    assert stats["assertions"]["total"] == 25

@@ -77,7 +77,7 @@ def test_a_request_signed_with_the_callers_secret_verifies() -> None:
         ),
         (
             signed("PUT", "/orders/o-1", key=SigningKey("AKIDUNKNOWN", "x", "arn")),
-            "UNRECOGNIZED_CLIENT",
+            "INVALID_SIGNATURE",
         ),
         (
             signed("PUT", "/orders/o-1", key=SigningKey(KEY.access_key_id, "wrong", "arn")),

@@ -109,7 +109,7 @@ def get_order(order_id: str, correlation_id: str, services: Services) -> Respons
                     "order_id": order_id,
                     "status": record.status,
                     "history": [entry.__dict__ for entry in record.history],
-                    "rejection": [reason.model_dump() for reason in record.rejection],
+                    "rejection": [reason.model_dump(mode="json") for reason in record.rejection],
                 },
             )
         received_at = services.documents.received_at(order_id)

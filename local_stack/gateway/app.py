@@ -20,26 +20,13 @@ from urllib.parse import parse_qs, unquote
 from chalice.local import LambdaContext
 
 from chalicelib.access import INVOKE_ACTION, ROUTES, Route
+from chalicelib.gateway_errors import gateway_error
 from local_stack.gateway.callers import CallerDirectory
 from local_stack.gateway.policy import is_allowed
 from local_stack.gateway.signature import Rejected, SignedRequest, verify
-from order_contracts import error_body
 
 # API Gateway's payload limit for REST APIs (10 MB); the function applies its own, smaller one.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
-
-# Gateway response type -> HTTP status and the error code of the project's error shape.
-# The packaged template gives API Gateway the same responses (merge-template.json).
-GATEWAY_ERRORS = {
-    "MISSING_AUTHENTICATION_TOKEN": (403, "missing_authentication_token"),
-    "INCOMPLETE_SIGNATURE": (403, "invalid_signature"),
-    "UNRECOGNIZED_CLIENT": (403, "invalid_signature"),
-    "INVALID_SIGNATURE": (403, "invalid_signature"),
-    "EXPIRED_TOKEN": (403, "expired_signature"),
-    "ACCESS_DENIED": (403, "access_denied"),
-    "REQUEST_TOO_LARGE": (413, "body_too_large"),
-    "DEFAULT_5XX": (502, "internal_error"),
-}
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -106,7 +93,7 @@ class LocalApiGateway:
             return self._error("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_PAYLOAD_BYTES:
-            return self._error("REQUEST_TOO_LARGE", "Request Too Long")
+            return self._error("REQUEST_TOO_LARGE")
         body = environ["wsgi.input"].read(length) if length else b""
         headers = _headers(environ)
         host = headers.get("host", environ.get("SERVER_NAME", "localhost"))
@@ -154,7 +141,7 @@ class LocalApiGateway:
             with self._invoking:
                 response = self._app(event, context)
         except Exception:  # noqa: BLE001 - API Gateway answers 502 when the function fails
-            return self._error("DEFAULT_5XX", "Internal server error")
+            return self._error("DEFAULT_5XX", status=502)
         response_headers = {
             **{k: str(v) for k, v in (response.get("headers") or {}).items()},
             "x-amzn-RequestId": request_id,
@@ -166,10 +153,13 @@ class LocalApiGateway:
             payload = payload.encode()
         return _status(response["statusCode"]), response_headers, payload
 
-    def _error(self, kind: str, message: str) -> tuple[str, dict[str, str], bytes]:
-        status, code = GATEWAY_ERRORS[kind]
+    def _error(
+        self, kind: str, message: str | None = None, status: int | None = None
+    ) -> tuple[str, dict[str, str], bytes]:
+        """API Gateway's own answer (a gateway response), in the project's error shape."""
+        answered, body = gateway_error(kind, status, message)
         headers = {"Content-Type": "application/json", "x-amzn-ErrorType": kind}
-        return _status(status), headers, json.dumps(error_body(code, message)).encode()
+        return _status(answered), headers, json.dumps(body).encode()
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:

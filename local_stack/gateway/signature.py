@@ -46,7 +46,9 @@ class SigningKey:
 class Rejected:
     """Why a request is refused: the gateway response type and API Gateway's message."""
 
-    kind: str  # MISSING_AUTHENTICATION_TOKEN, UNRECOGNIZED_CLIENT, INVALID_SIGNATURE, EXPIRED_TOKEN
+    # API Gateway's response type: MISSING_AUTHENTICATION_TOKEN, INVALID_SIGNATURE (also for
+    # an unknown key or an incomplete header) or EXPIRED_TOKEN.
+    kind: str
     message: str
 
 
@@ -73,7 +75,7 @@ def verify(
     parsed = _AUTHORIZATION.match(authorization)
     if parsed is None:
         return Rejected(
-            "INCOMPLETE_SIGNATURE",
+            "INVALID_SIGNATURE",
             "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
             f"parameters ({ALGORITHM}).",
         )
@@ -81,13 +83,13 @@ def verify(
     key = find_key(key_id)
     if key is None:
         return Rejected(
-            "UNRECOGNIZED_CLIENT", "The security token included in the request is invalid."
+            "INVALID_SIGNATURE", "The security token included in the request is invalid."
         )
     amz_date = headers.get("x-amz-date", "")
     try:
         signed_at = datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
     except ValueError:
-        return Rejected("INCOMPLETE_SIGNATURE", "Authorization requires an X-Amz-Date header.")
+        return Rejected("INVALID_SIGNATURE", "Authorization requires an X-Amz-Date header.")
     now = now or datetime.now(UTC)
     if abs(now - signed_at) > MAX_SKEW:
         return Rejected(
