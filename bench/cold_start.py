@@ -132,7 +132,7 @@ print(json.dumps({
 
 def handlers_first_invocation(progress: Callable[[str], None]) -> dict[str, Any]:
     """Each handler's import and first two invocations, each in a fresh interpreter."""
-    from bench.orders import order_body
+    from bench.orders import catalog_item, order_body
     from bench.pipeline import LINES
     from chalicelib.communications import Contact
     from chalicelib.services import ledger_from_url
@@ -161,8 +161,8 @@ def handlers_first_invocation(progress: Callable[[str], None]) -> dict[str, Any]
             Contact("cust-0001", "Ada", "ada@example.com")
         )
         inventory = boto3.resource("dynamodb").Table("inventory")
-        for sku, _, _ in LINES:
-            inventory.put_item(Item={"sku": sku, "stock": 100})
+        for sku, _, price in LINES:
+            inventory.put_item(Item=catalog_item(sku, price, 100))
         sqs = boto3.client("sqs")
         sqs.purge_queue(QueueUrl=provisioned.queue_urls["order-fulfillment"])  # S3's test event
         body = order_body(LINES)

@@ -12,7 +12,6 @@ import statistics
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +19,11 @@ from typing import Any
 
 import boto3
 
-from bench.orders import order_body
+from bench.orders import catalog_item, order_body
+from local_stack.api_client import ApiCredentials, SignedApiClient
 
 BENCH_SKU = "BENCH-TEA"
+BENCH_PRICE = "4.50"
 
 
 def end_to_end(
@@ -35,10 +36,12 @@ def end_to_end(
         progress("starting the local stack (moto, order API, web tier, event sources)")
         with local_stack(Ports(aws=0, api=0, web=0, dashboard=0), Path(directory)) as urls:
             boto3.resource("dynamodb").Table("inventory").put_item(
-                Item={"sku": BENCH_SKU, "name": "Bench tea", "stock": 10 * orders}
+                Item=catalog_item(BENCH_SKU, BENCH_PRICE, 10 * orders)
             )
             progress(f"placing {orders} orders at {rate_per_second:g}/s through PUT /orders/{{id}}")
-            placed = _place(urls.api, orders, rate_per_second, progress)
+            integrator = urls.api_callers["order-integrator"]
+            api = SignedApiClient(urls.api, ApiCredentials.of(integrator), urls.region)
+            placed = _place(api, orders, rate_per_second, progress)
             final = _wait_until_final(placed, timeout_seconds, progress)
     latencies = sorted(hops["total"] for hops in final.values())
     if not latencies:
@@ -62,9 +65,9 @@ def end_to_end(
 
 
 def _place(
-    api: str, orders: int, rate_per_second: float, progress: Callable[[str], None]
+    api: SignedApiClient, orders: int, rate_per_second: float, progress: Callable[[str], None]
 ) -> list[str]:
-    body = order_body([(BENCH_SKU, 1, "4.50")]).encode()
+    body = order_body([(BENCH_SKU, 1, BENCH_PRICE)]).encode()
     ids = [f"e2e-{n}" for n in range(orders)]
     interval = 1 / rate_per_second
     started = time.monotonic()
@@ -82,16 +85,10 @@ def _place(
     return ids
 
 
-def _put(api: str, order_id: str, body: bytes) -> None:
-    request = urllib.request.Request(  # noqa: S310 - the local stack on 127.0.0.1
-        f"{api}/orders/{order_id}",
-        data=body,
-        method="PUT",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        if response.status != 201:
-            raise RuntimeError(f"PUT {order_id}: {response.status}")
+def _put(api: SignedApiClient, order_id: str, body: bytes) -> None:
+    status, answer = api.request("PUT", f"/orders/{order_id}", body, timeout=30)
+    if status != 201:
+        raise RuntimeError(f"PUT {order_id}: {status} {answer}")
 
 
 HOPS = (("RECEIVED", "RESERVED"), ("RESERVED", "BILLED"), ("BILLED", "CONFIRMED"))

@@ -2,6 +2,7 @@
 
 import json
 from decimal import Decimal
+from typing import Any
 
 ORDER_BODY = {
     "customer": {
@@ -28,3 +29,14 @@ def order_body(lines: list[tuple[str, int, str]] | None = None) -> str:
             "total": str(total),
         }
     )
+
+
+def catalog_item(sku: str, unit_price: str, stock: int) -> dict[str, Any]:
+    """The inventory item that prices a benchmark line: the catalog is the price authority."""
+    return {
+        "sku": sku,
+        "name": sku.title(),
+        "price": Decimal(unit_price),
+        "currency": ORDER_BODY["currency"],
+        "stock": stock,
+    }

@@ -31,7 +31,7 @@ from bench.cost import (
     totals,
     units_from_requests,
 )
-from bench.orders import order_body
+from bench.orders import catalog_item, order_body
 
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / "chalice_app"
@@ -129,8 +129,8 @@ def pipeline(orders: int, progress: Callable[[str], None]) -> dict[str, Any]:
         # S3 announces a new notification configuration with a test event: not an order.
         boto3.client("sqs").purge_queue(QueueUrl=provisioned.queue_urls["order-fulfillment"])
         table = boto3.resource("dynamodb").Table("inventory")
-        for sku, _, _ in LINES:
-            table.put_item(Item={"sku": sku, "stock": 10 * orders})
+        for sku, _, price in LINES:
+            table.put_item(Item=catalog_item(sku, price, 10 * orders))
         import app
 
         logger.setLevel("WARNING")  # one INFO line per order would drown the figures

@@ -88,11 +88,16 @@ class _SkewedSigV4Auth(SigV4Auth):
             super().add_auth(request)
             return
         # botocore's add_auth, with the timestamp taken from the skewed clock.
-        request.context["timestamp"] = (datetime.now(UTC) + self._skew).strftime(SIGV4_TIMESTAMP)
-        self._modify_request_before_signing(request)
+        timestamp = (datetime.now(UTC) + self._skew).strftime(SIGV4_TIMESTAMP)
+        request.context["timestamp"] = timestamp
+        request.headers["X-Amz-Date"] = timestamp
         canonical = self.canonical_request(request)
         signature = self.signature(self.string_to_sign(request, canonical), request)
-        self._inject_signature_to_request(request, signature)
+        signed_headers = self.signed_headers(self.headers_to_sign(request))
+        request.headers["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self.scope(request)}, "
+            f"SignedHeaders={signed_headers}, Signature={signature}"
+        )
 
 
 def _json(payload: bytes) -> Any:
