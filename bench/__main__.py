@@ -161,7 +161,7 @@ def _e2e(arguments: argparse.Namespace, progress: Callable[[str], None]) -> dict
 
 
 _TITLES = {
-    "web": "orders/s and latency through gunicorn against offered load, and /healthz",
+    "web": "order form posts/s and latency through gunicorn against offered load, and /healthz",
     "pipeline": "AWS requests, handler time and cost per order through every handler",
     "cold": "import time of app.py, each handler's first invocation, package size",
     "e2e": "order placed to email sent on the local stack",

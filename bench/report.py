@@ -46,7 +46,7 @@ def markdown(results: dict[str, Any]) -> str:
         web = results["web"]
         web_ratio = web["web_cpu_ratio_trivial_to_order"] or 1.0
         lines += [
-            "## Web tier (gunicorn, hosts' configuration, local AWS in process)",
+            "## Web tier (the order form through gunicorn, hosts' configuration, local AWS)",
             "",
             "| Route | Connections | Requests/s | p50 ms | p99 ms "
             "| CPU ms/request: web, local AWS | Orders per SNS request | Errors |",
@@ -69,6 +69,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"{web['cpu_bound_orders_per_second']} orders/s on these cores.",
             "",
         ]
+        if "session_cookie_bytes" in web:
+            cookie = web["session_cookie_bytes"]
+            lines += [
+                "Every post carries the storefront's session cookie "
+                f"({cookie['sent_by_wrk']} bytes) and its CSRF token, with a new idempotency "
+                "key: each is a new order. wrk ignores Set-Cookie (after an order the server "
+                f"offers a {cookie['after_one_order']}-byte cookie that remembers it).",
+                "",
+            ]
     if "pipeline" in results:
         pipe = results["pipeline"]
         lines += [
@@ -155,7 +164,7 @@ def chart(web: dict[str, Any], path: Path) -> Path:
     latency.plot(connections, [s["p99_ms"] for s in steps], "s--", label="orders p99")
     latency.set(xscale="log", xlabel="connections (offered load)", ylabel="latency (ms)")
     latency.set_xticks(connections, [str(c) for c in connections])
-    latency.set_title("POST /api/orders latency")
+    latency.set_title("Order form (POST /orders) latency")
     latency.legend()
     throughput.plot(connections, [s["per_second"] for s in steps], "o-", label="orders/s")
     ceiling = web["ceiling"]

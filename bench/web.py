@@ -2,13 +2,24 @@
 
 gunicorn runs with the hosts' configuration (order_web.gunicorn_conf) against a local AWS
 (moto, in this process) holding the provisioned resources and the demo catalog. wrk offers
-closed-loop load on POST /api/orders at several connection counts, each step bounded in
-time, then on GET /healthz (a cached check, no AWS call): the same server's ceiling in the
-same run, so the ratio holds even when the machine is busy with other work.
+closed-loop load on the storefront's order form (POST /orders, as a browser sends it) at
+several connection counts, each step bounded in time, then on GET /healthz (a cached check,
+no AWS call): the same server's ceiling in the same run, so the ratio holds even when the
+machine is busy with other work.
+
+The form needs a session: the storefront is fetched once for its cookie and CSRF token
+(Flask-WTF binds the token to the session, so every request may carry the same pair). wrk
+ignores Set-Cookie and keeps sending that first cookie, which remembers no orders: each
+request is a new order to the server, and the cookie never grows.
 """
 
+import http.client
+import json
 import os
+import re
+import secrets
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -19,10 +30,11 @@ import boto3
 
 from bench.cpu import CpuDelta, measure_cpu
 from bench.orders import order_body
-from bench.wrk import WrkResult, get_script, post_json_script, run_wrk
+from bench.wrk import WrkResult, get_script, run_wrk
 from order_web import gunicorn_conf
 
 LOCAL = "127.0.0.1"
+ORDER_ROUTE = "POST /orders (form)"
 
 
 @dataclass(frozen=True)
@@ -106,19 +118,127 @@ def _counting(original: Callable[..., Any], count: SnsCount, tally: str) -> Call
     return wrapper
 
 
+@dataclass(frozen=True)
+class Storefront:
+    """What a browser holds after loading the storefront: enough to post the order form."""
+
+    cookie: str  # "session=...", as the Cookie header sends it
+    csrf_token: str
+
+
+def open_storefront(url: str) -> Storefront:
+    """GET / once: the session cookie and the CSRF token bound to it."""
+    connection = http.client.HTTPConnection(urllib.parse.urlsplit(url).netloc, timeout=10)
+    try:
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        page = response.read().decode()
+        cookies = response.headers.get_all("Set-Cookie") or []
+    finally:
+        connection.close()
+    session = [c.split(";", 1)[0] for c in cookies if c.startswith("session=")]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    if response.status != 200 or not session or token is None:
+        raise RuntimeError(f"GET {url}/ gave no session cookie and CSRF token ({response.status})")
+    return Storefront(cookie=session[0], csrf_token=token.group(1))
+
+
+def form_fields(storefront: Storefront) -> str:
+    """The order form, url-encoded, except its idempotency key: the benchmark's one order."""
+    order: dict[str, Any] = json.loads(order_body())
+    customer, [line] = order["customer"], order["lines"]
+    return urllib.parse.urlencode(
+        {
+            "csrf_token": storefront.csrf_token,
+            "name": customer["name"],
+            "email": customer["email"],
+            "country": customer["country"],
+            f"qty_{line['sku']}": line["quantity"],
+        }
+    )
+
+
+def post_form_script(storefront: Storefront, run: str) -> str:
+    """A wrk script posting the order form with the storefront's cookie, a new order each time.
+
+    The idempotency key is 32 hex characters: this run's 16 (so steps and runs never repeat
+    a key), the wrk thread's number (8) and a counter of that thread's requests (8).
+    """
+    if not re.fullmatch(r"[0-9a-f]{16}", run):
+        raise ValueError(f"run must be 16 hex characters, not {run!r}")
+    return f"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Cookie"] = "{storefront.cookie}"
+local form = "{form_fields(storefront)}&idempotency_key={run}"
+
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+end
+
+local sent = 0
+request = function()
+  sent = sent + 1
+  local key = string.format("%08x%08x", thread_number, sent)
+  return wrk.format(nil, nil, nil, form .. key)
+end
+""" + get_script()
+
+
+def check_order_form(url: str, storefront: Storefront) -> dict[str, int]:
+    """Post one order as wrk will; it must be 303. The cookie sizes: what wrk sends, and what
+    the server would have the browser keep after that order (wrk ignores it)."""
+    key = secrets.token_hex(16)
+    connection = http.client.HTTPConnection(urllib.parse.urlsplit(url).netloc, timeout=10)
+    try:
+        connection.request(
+            "POST",
+            "/orders",
+            body=f"{form_fields(storefront)}&idempotency_key={key}",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": storefront.cookie,
+            },
+        )
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    if response.status != 303:
+        raise RuntimeError(f"POST {url}/orders answered {response.status}, not 303")
+    updated = [
+        c.split(";", 1)[0]
+        for c in response.headers.get_all("Set-Cookie") or []
+        if c.startswith("session=")
+    ]
+    return {
+        "sent_by_wrk": len(storefront.cookie),
+        "after_one_order": len(updated[0]) if updated else len(storefront.cookie),
+    }
+
+
 def web_tier(
     connections: list[int], seconds: float, progress: Callable[[str], None]
 ) -> dict[str, Any]:
     """Run every load step and the ceiling; return the steps and the headline ratio."""
-    orders_script = post_json_script(order_body())
     steps: list[LoadStep] = []
     with _web_stack(progress) as url:
+        storefront = open_storefront(url)
+        cookie_bytes = check_order_form(url, storefront)
+        progress(
+            f"order form answers 303; session cookie {cookie_bytes['sent_by_wrk']} bytes "
+            f"(after an order the server offers {cookie_bytes['after_one_order']}, unused)"
+        )
+        orders = f"{url}/orders"
         progress("warming up (1 s of orders, not reported)")
-        run_wrk(f"{url}/api/orders", orders_script, max(connections), 1)
+        run_wrk(orders, post_form_script(storefront, secrets.token_hex(8)), max(connections), 1)
         for count in connections:
+            script = post_form_script(storefront, secrets.token_hex(8))
             with measure_cpu() as cpu, count_sns() as sns:
-                result = run_wrk(f"{url}/api/orders", orders_script, count, seconds)
-            steps.append(LoadStep.of("POST /api/orders", count, result, cpu, sns))
+                result = run_wrk(orders, script, count, seconds)
+            steps.append(LoadStep.of(ORDER_ROUTE, count, result, cpu, sns))
             progress(_describe(steps[-1]))
         ceiling_connections = max(connections)
         with measure_cpu() as cpu:
@@ -147,6 +267,7 @@ def web_tier(
         if order_cpu_ms
         else None,
         "seconds_per_step": seconds,
+        "session_cookie_bytes": cookie_bytes,
         "gunicorn": {
             "workers": gunicorn_conf.workers,
             "threads": gunicorn_conf.threads,
@@ -163,7 +284,7 @@ def _describe(step: LoadStep) -> str:
         else ""
     )
     return (
-        f"{step.route:<17} c={step.connections:<3} {step.per_second:8.1f}/s  "
+        f"{step.route:<19} c={step.connections:<3} {step.per_second:8.1f}/s  "
         f"p50 {step.p50_ms:6.2f} ms  p99 {step.p99_ms:7.2f} ms  CPU per request: "
         f"web {step.web_cpu_ms:.2f} ms, local AWS {step.local_aws_cpu_ms:.2f} ms{batch}{errors}"
     )

@@ -5,8 +5,14 @@ The figures themselves are never asserted: they move with the machine's load.
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,7 +30,8 @@ from bench.cost import (
     totals,
     units_from_requests,
 )
-from bench.wrk import WrkError, parse_wrk_output, post_json_script
+from bench.web import Storefront, post_form_script
+from bench.wrk import WrkError, parse_wrk_output, post_json_script, run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 PATHS = (".", "chalice_app", "ec2_tier")  # what the Makefile puts on PYTHONPATH
@@ -105,7 +112,7 @@ def test_lambda_bills_each_invocation_by_the_millisecond() -> None:
     assert lambda_gb_seconds(1.0, 1024) == pytest.approx(1.0)
 
 
-WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:4321/api/orders
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:4321/orders
   2 threads and 8 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
     Latency    27.01ms   10.64ms 112.28ms   80.14%
@@ -135,6 +142,76 @@ def test_post_script_carries_the_body_as_a_lua_string() -> None:
     script = post_json_script('{"total": "4.50"}')
     assert 'wrk.body = "{\\"total\\": \\"4.50\\"}"' in script
     assert "done = function(summary, latency, requests)" in script
+
+
+STOREFRONT = Storefront(
+    cookie="session=eyJjc3JmX3Rva2VuIjoiYWJjIn0.Zx-1.sig", csrf_token="IjFh.Zx-1.t_k"
+)
+RUN = "0123456789abcdef"
+
+
+def test_form_script_posts_the_form_with_the_storefronts_session() -> None:
+    script = post_form_script(STOREFRONT, RUN)
+    assert 'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"' in script
+    assert f'wrk.headers["Cookie"] = "{STOREFRONT.cookie}"' in script
+    assert "csrf_token=IjFh.Zx-1.t_k&" in script
+    assert f"&idempotency_key={RUN}" in script
+    assert "done = function(summary, latency, requests)" in script
+    with pytest.raises(ValueError, match="16 hex"):
+        post_form_script(STOREFRONT, "not-hex")
+
+
+Received = list[tuple[str, dict[str, list[str]]]]  # (Cookie header, form fields) per POST
+
+
+@pytest.fixture
+def form_sink() -> Iterator[tuple[str, Received]]:
+    """A server answering every POST as the storefront does (303), keeping what it was sent."""
+    received: Received = []
+
+    class FormSink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            received.append((self.headers["Cookie"], urllib.parse.parse_qs(body)))
+            self.send_response(303)
+            self.send_header("Location", "/orders/web-x/thanks")
+            self.send_header("Set-Cookie", "session=grown; Path=/")  # wrk must not pick it up
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FormSink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/orders", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.server
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench-tools)")
+def test_wrk_posts_one_new_order_per_request_with_the_first_cookie(
+    form_sink: tuple[str, Received],
+) -> None:
+    url, received = form_sink
+    result = run_wrk(url, post_form_script(STOREFRONT, RUN), 4, 1)
+
+    assert result.errors == 0
+    assert len(received) >= result.requests > 10
+    keys = [form["idempotency_key"][0] for _, form in received]
+    assert all(re.fullmatch(RUN + r"[0-9a-f]{16}", key) for key in keys)
+    assert len(set(keys)) == len(keys)  # a fresh key per request, across both wrk threads
+    assert {cookie for cookie, _ in received} == {STOREFRONT.cookie}
+    for _, form in received:
+        assert form["csrf_token"] == [STOREFRONT.csrf_token]
+        assert [(name, value) for name, value in form.items() if name.startswith("qty_")] == [
+            ("qty_TEA-EARLGREY", ["1"])
+        ]
 
 
 IMPORTTIME = """import time: self [us] | cumulative | imported package
@@ -197,6 +274,31 @@ def test_quick_run_writes_results(tmp_path: Path) -> None:
     assert results["pipeline"]["cost_per_million_orders_total_usd"] > 0
     assert "s3" in results["cold"]["handlers"]["put_order"]["clients_built"]
     assert "## Pipeline" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.server
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench-tools)")
+def test_web_run_posts_the_order_form_and_writes_results(tmp_path: Path) -> None:
+    load = ["--only", "web", "--connections", "1,2", "--seconds", "1"]
+    subprocess.run(
+        [sys.executable, "-m", "bench", *load, "--out", str(tmp_path)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / d) for d in PATHS)},
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    web = json.loads((tmp_path / "results.json").read_text())["web"]
+    assert [(s["route"], s["connections"]) for s in web["steps"]] == [
+        ("POST /orders (form)", 1),
+        ("POST /orders (form)", 2),
+    ]
+    assert all(step["requests"] > 0 and step["errors"] == 0 for step in web["steps"])
+    assert all(step["orders_per_sns_request"] for step in web["steps"])
+    assert web["ceiling"]["route"] == "GET /healthz"
+    assert web["session_cookie_bytes"]["sent_by_wrk"] < 4096
+    assert "## Web tier" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "web-latency.png").stat().st_size > 0
 
 
 def test_sns_requests_and_their_messages_are_counted_in_the_local_aws() -> None:

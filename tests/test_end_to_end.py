@@ -334,6 +334,8 @@ def test_two_hundred_orders_at_once_all_finish_and_stock_never_goes_below_zero(
         },
     )
     lines = [("LOAD-TEST", 1, "1.00")]
+    # Each web worker reads the catalog at most every 2 s (CATALOG_MAX_AGE_SECONDS).
+    time.sleep(2.5)
 
     def place(n: int) -> tuple[str, int]:
         if n % 2:

@@ -1,6 +1,9 @@
-"""The web tier's JSON API, /healthz and security, through Flask's test client on moto."""
+"""The web app as a whole: it has no JSON API; /healthz, settings, security headers, hosts.
 
-import json
+The storefront's own behaviour (the form, correlation ids, body limit, status page) is in
+test_web_shop.py. The helpers here (web_settings, intake_messages) serve both.
+"""
+
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,15 +14,9 @@ from flask.testing import FlaskClient
 
 from local_stack.resources import Provisioned
 from order_web import create_app
-from order_web.adapters import IntakePublisher
 from order_web.security import HEADERS
-from order_web.services import CLIENT_CONFIG, WebServices, build_services
 from order_web.settings import SettingsError, WebSettings
-from tests.conftest import invoke, order_item
-from tests.factories import sqs_record
-from tests.vectors import INVALID, VALID, raw_body
-
-JSON = {"Content-Type": "application/json"}
+from tests.vectors import VALID, raw_body
 
 
 def web_settings(aws: Provisioned, **changes: Any) -> WebSettings:
@@ -48,7 +45,7 @@ def web(web_app: Flask) -> Iterator[FlaskClient]:
 def intake_messages(aws: Provisioned) -> list[dict[str, Any]]:
     """What reached order-intake (via the fulfillment queue), minus S3's test event."""
     sqs = boto3.client("sqs")
-    found = []
+    found: list[Any] = []
     while True:
         batch = sqs.receive_message(
             QueueUrl=aws.queue_urls["order-fulfillment"],
@@ -60,109 +57,20 @@ def intake_messages(aws: Provisioned) -> list[dict[str, Any]]:
         found.extend(batch)
 
 
-@pytest.mark.parametrize("case", VALID, ids=[c["name"] for c in VALID])
-def test_a_valid_order_is_published_as_order_placed(
-    web: FlaskClient, aws: Provisioned, case: dict
-) -> None:
-    response = web.post(
-        "/api/orders", data=raw_body(case), headers={**JSON, "X-Correlation-Id": "corr-web"}
-    )
-
-    assert response.status_code == 202
-    order_id = response.json["order_id"]
-    assert order_id.startswith("web-")
-    assert response.headers["Location"] == f"/api/orders/{order_id}"
-    [message] = intake_messages(aws)
-    body = json.loads(message["Body"])
-    assert (body["event_type"], body["event_version"], body["source"]) == ("OrderPlaced", 1, "web")
-    assert body["order_id"] == order_id
-    assert body["correlation_id"] == "corr-web"
-    assert message["MessageAttributes"]["correlation_id"]["StringValue"] == "corr-web"
-    # The same contract as the API door: the published order is the vector, normalised.
-    sent = case["body"]
-    assert body["order"]["customer"] == sent["customer"]
-    assert [line["sku"] for line in body["order"]["lines"]] == [
-        line["sku"] for line in sent["lines"]
-    ]
-
-
-@pytest.mark.parametrize("case", INVALID, ids=[c["name"] for c in INVALID])
-def test_every_invalid_order_is_400_naming_the_field_and_publishes_nothing(
-    web: FlaskClient, aws: Provisioned, case: dict
-) -> None:
-    response = web.post("/api/orders", data=raw_body(case), headers=JSON)
-    assert response.status_code == 400
-    assert response.json["error"] == "invalid_order"
-    assert case["field"] in [problem["field"] for problem in response.json["problems"]]
+def test_the_json_api_is_gone(web: FlaskClient, aws: Provisioned) -> None:
+    """Anyone could order for any customer id through it; integrators use the order API."""
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "checkout-7f3a9c"}
+    assert web.post("/api/orders", data=raw_body(VALID[0]), headers=headers).status_code == 404
+    assert web.get("/api/orders/web-checkout-7f3a9c").status_code == 404
     assert intake_messages(aws) == []
-
-
-def test_the_same_idempotency_key_twice_is_one_order(
-    web: FlaskClient, aws: Provisioned, inventory: Any, client: Any
-) -> None:
-    headers = {**JSON, "Idempotency-Key": "checkout-7f3a9c"}
-    first = web.post("/api/orders", data=raw_body(VALID[0]), headers=headers)
-    second = web.post("/api/orders", data=raw_body(VALID[0]), headers=headers)
-    assert first.json["order_id"] == second.json["order_id"] == "web-checkout-7f3a9c"
-
-    # Both messages reach fulfillment; the order id makes them one order.
-    messages = intake_messages(aws)
-    assert len(messages) == 2
-    records = [sqs_record(m["Body"]) for m in messages]
-    assert invoke(client, "process_order", *records) == []
-    assert order_item("web-checkout-7f3a9c")["status"] == "RESERVED"
-    assert inventory.level("TEA-EARLGREY") == 98
-
-
-def test_sns_unreachable_is_503_and_nothing_is_published(aws: Provisioned) -> None:
-    settings = web_settings(aws)
-    reachable = build_services(settings)
-    # A real client aimed at a closed port on this machine: SNS cannot be reached.
-    unreachable = boto3.client("sns", endpoint_url="http://127.0.0.1:9", config=CLIENT_CONFIG)
-    services = WebServices(
-        publisher=IntakePublisher(unreachable, settings.order_intake_topic_arn),
-        catalog=reachable.catalog,
-        statuses=reachable.statuses,
-    )
-    app = create_app({"SETTINGS": settings, "SERVICES": services, "TESTING": True})
-
-    response = app.test_client().post("/api/orders", data=raw_body(VALID[0]), headers=JSON)
-
-    assert response.status_code == 503
-    assert response.json["error"] == "try_again"
-    assert intake_messages(aws) == []
-
-
-def test_oversized_and_non_json_bodies_are_refused(web: FlaskClient, aws: Provisioned) -> None:
-    big = json.dumps({**VALID[0]["body"], "padding": "x" * 70_000})
-    assert web.post("/api/orders", data=big, headers=JSON).status_code == 413
-    assert (
-        web.post("/api/orders", data="hello", headers={"Content-Type": "text/plain"}).status_code
-        == 415
-    )
-    assert intake_messages(aws) == []
-
-
-def test_order_status_is_404_until_recorded_then_the_pipelines_status(
-    web: FlaskClient, aws: Provisioned, inventory: Any, client: Any
-) -> None:
-    order_id = web.post("/api/orders", data=raw_body(VALID[0]), headers=JSON).json["order_id"]
-    assert web.get(f"/api/orders/{order_id}").status_code == 404
-    assert web.get("/api/orders/..%2F..").status_code == 404
-
-    invoke(client, "process_order", *(sqs_record(m["Body"]) for m in intake_messages(aws)))
-
-    response = web.get(f"/api/orders/{order_id}")
-    assert response.status_code == 200
-    assert response.json["status"] == "RESERVED"
-    assert [entry["status"] for entry in response.json["history"]] == ["RECEIVED", "RESERVED"]
 
 
 def test_security_headers_are_on_every_response(web: FlaskClient) -> None:
     for response in (
         web.get("/healthz"),
-        web.get("/api/orders/nope"),
-        web.post("/api/orders", data="{}", headers=JSON),
+        web.get("/"),
+        web.get("/no-such-page"),
+        web.post("/orders", data={}),  # no CSRF token: 400
     ):
         for name, value in HEADERS.items():
             assert response.headers[name] == value
@@ -182,7 +90,7 @@ def test_healthz_says_unavailable_when_the_catalog_cannot_be_read(aws: Provision
     order_web.health._last_ok = 0.0  # no cached success from another test
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.json["status"] == "unavailable"
+    assert response.json == {"status": "unavailable", "reason": "ResourceNotFoundException"}
 
 
 def test_production_refuses_to_start_without_a_secret_key() -> None:
@@ -201,5 +109,5 @@ def test_untrusted_host_headers_are_refused(aws: Provisioned) -> None:
         {"SETTINGS": web_settings(aws, trusted_hosts=("shop.example.com",)), "TESTING": True}
     )
     client = app.test_client()
-    assert client.get("/api/orders/x", base_url="http://shop.example.com").status_code == 404
-    assert client.get("/api/orders/x", base_url="http://evil.example").status_code == 400
+    assert client.get("/", base_url="http://shop.example.com").status_code == 200
+    assert client.get("/", base_url="http://evil.example").status_code == 400

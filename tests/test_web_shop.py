@@ -12,8 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from local_stack.resources import Provisioned
+from order_contracts import CurrencyMismatch, PriceChanged, StockShortage, UnsupportedCurrency
+from order_contracts.events import RejectionReason
 from order_web import create_app
-from order_web.adapters import IntakePublisher
+from order_web.adapters import Catalog, IntakePublisher
 from order_web.security import HEADERS
 from order_web.services import CLIENT_CONFIG, WebServices, build_services
 from tests.conftest import Inventory, invoke
@@ -52,6 +54,13 @@ def order_form(client: FlaskClient, **fields: str) -> dict[str, str]:
         "qty_MUG-BLUE": "2",
         **fields,
     }
+
+
+def place(client: FlaskClient, **fields: str) -> str:
+    """Place an order through the form; its id."""
+    form = order_form(client, **fields)
+    assert client.post("/orders", data=form).status_code == 303
+    return f"web-{form['idempotency_key']}"
 
 
 def test_the_storefront_lists_the_catalog_with_stock(shop: FlaskClient) -> None:
@@ -182,6 +191,115 @@ def test_someone_elses_unknown_order_is_404(shop: FlaskClient) -> None:
     assert shop.get("/orders/bad.id").status_code == 404
 
 
+def test_only_the_session_that_placed_an_order_sees_its_pages(
+    shop_app: Flask, shop: FlaskClient, aws: Provisioned, client: Any
+) -> None:
+    order_id = place(shop)
+    invoke(client, "process_order", *(sqs_record(m["Body"]) for m in intake_messages(aws)))
+    assert shop.get(f"/orders/{order_id}").status_code == 200
+
+    # Another browser knows the id (a shared link, a guess): the order exists, it sees nothing.
+    with shop_app.test_client() as stranger:
+        assert stranger.get(f"/orders/{order_id}").status_code == 404
+        assert stranger.get(f"/orders/{order_id}/thanks").status_code == 404
+        # Nor does an order the API door placed (ids without the web prefix).
+        assert stranger.get("/orders/e2e-api-1").status_code == 404
+
+
+def test_the_session_remembers_its_last_twenty_orders_in_a_small_cookie(
+    shop: FlaskClient,
+) -> None:
+    orders = [place(shop) for _ in range(21)]
+
+    assert shop.get(f"/orders/{orders[0]}").status_code == 404  # the oldest was forgotten
+    for order_id in orders[1:]:
+        assert shop.get(f"/orders/{order_id}").status_code == 200
+    cookie = shop.get_cookie("session")
+    assert cookie is not None
+    assert len(cookie.value) < 3500  # browsers keep cookies up to 4096 bytes
+
+
+def test_a_rejected_order_says_why_in_words(
+    shop: FlaskClient, aws: Provisioned, client: Any
+) -> None:
+    order_id = place(shop, **{"qty_MUG-BLUE": "6"})  # 5 in stock
+    invoke(client, "process_order", *(sqs_record(m["Body"]) for m in intake_messages(aws)))
+
+    page = shop.get(f"/orders/{order_id}").get_data(as_text=True)
+
+    assert "REJECTED" in page
+    assert "MUG-BLUE: you asked for 6, we have 5 left." in page
+    assert 'http-equiv="refresh"' not in page
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        StockShortage(sku="MUG-GREEN", reason="unknown_sku", requested=1, available=0),
+        UnsupportedCurrency(currency="ARS"),
+        PriceChanged(sku="MUG-BLUE", offered_price=Decimal("12.00"), catalog_price=Decimal("13.5")),
+        CurrencyMismatch(sku="MUG-BLUE", order_currency="EUR", catalog_currency="GBP"),
+    ],
+    ids=lambda reason: reason.reason,
+)
+def test_every_rejection_reason_is_shown_as_stored_with_readable_times(
+    shop: FlaskClient, reason: RejectionReason
+) -> None:
+    order_id = place(shop)
+    # As fulfillment or billing records a rejection (chalicelib's order store).
+    boto3.resource("dynamodb").Table("orders").put_item(
+        Item={
+            "order_id": order_id,
+            "status": "REJECTED",
+            "history": [
+                {
+                    "status": "RECEIVED",
+                    "at": "2026-11-21T14:03:07.123456+00:00",
+                    "detail": "via web",
+                },
+                {"status": "REJECTED", "at": "2026-11-21T15:03:08+01:00", "detail": ""},
+            ],
+            "rejection": [reason.model_dump()],
+        }
+    )
+
+    page = shop.get(f"/orders/{order_id}").get_data(as_text=True)
+
+    assert f"<li>{reason.describe()}</li>" in page
+    assert "You have not been charged." in page
+    assert (
+        '<time datetime="2026-11-21T14:03:07.123456+00:00">21 Nov 2026, 14:03:07 UTC</time>'
+    ) in page
+    assert '<time datetime="2026-11-21T15:03:08+01:00">21 Nov 2026, 14:03:08 UTC</time>' in page
+    assert 'http-equiv="refresh"' not in page
+
+
+def test_the_correlation_id_is_echoed_and_published_with_the_order(
+    shop: FlaskClient, aws: Provisioned
+) -> None:
+    form = order_form(shop)
+    response = shop.post("/orders", data=form, headers={"X-Correlation-Id": "corr-web"})
+
+    assert response.headers["X-Correlation-Id"] == "corr-web"
+    [message] = intake_messages(aws)
+    assert json.loads(message["Body"])["correlation_id"] == "corr-web"
+    assert message["MessageAttributes"]["correlation_id"]["StringValue"] == "corr-web"
+
+
+def test_a_malformed_correlation_id_is_replaced_by_the_request_id(shop: FlaskClient) -> None:
+    response = shop.get("/", headers={"X-Correlation-Id": "no spaces <allowed>"})
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Correlation-Id"])
+    assert shop.get("/").headers["X-Correlation-Id"] != response.headers["X-Correlation-Id"]
+
+
+def test_an_oversized_form_is_413_and_publishes_nothing(
+    shop: FlaskClient, aws: Provisioned
+) -> None:
+    response = shop.post("/orders", data=order_form(shop, padding="x" * 70_000))
+    assert response.status_code == 413
+    assert intake_messages(aws) == []
+
+
 def test_pages_carry_the_security_headers(shop: FlaskClient) -> None:
     response = shop.get("/")
     for name, value in HEADERS.items():
@@ -221,3 +339,21 @@ def test_the_alb_forwarded_scheme_and_client_are_honoured(
         .json
     )
     assert answer == {"scheme": "https", "remote": "203.0.113.7"}
+
+
+def test_the_catalog_is_scanned_at_most_once_per_max_age(
+    aws: Provisioned, inventory: Inventory
+) -> None:
+    dynamodb = boto3.client("dynamodb")
+    scans: list[str] = []
+    dynamodb.meta.events.register("before-call.dynamodb.Scan", lambda **_: scans.append("scan"))
+    now = [100.0]
+    catalog = Catalog(dynamodb, "inventory", max_age=2.0, clock=lambda: now[0])
+    first = {item.sku: item.price for item in catalog.items()}
+    inventory.stock("MUG-BLUE", 5, price="9.99")
+    now[0] += 1.9
+    assert {item.sku: item.price for item in catalog.items()} == first
+    assert scans == ["scan"]
+    now[0] += 0.1  # max_age reached: the new price shows
+    assert {item.sku: item.price for item in catalog.items()}["MUG-BLUE"] == Decimal("9.99")
+    assert scans == ["scan", "scan"]

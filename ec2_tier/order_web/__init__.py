@@ -1,14 +1,17 @@
-"""The web tier: storefront, order form, order status and JSON API, run by gunicorn."""
+"""The web tier: storefront, order form and order status, run by gunicorn.
+
+It has no JSON API: integrators use the order API (API Gateway, IAM-signed requests), and
+shoppers check out as guests through the form, which carries a CSRF token.
+"""
 
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from order_contracts import correlation_id_or, error_body
+from order_contracts import correlation_id_or
 from order_web import security
 from order_web.extensions import csrf
 from order_web.services import WebServices, build_services
@@ -41,10 +44,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     security.init_app(app)
 
-    from order_web import api, health, shop
+    from order_web import health, shop
 
-    csrf.exempt(api.bp)  # JSON clients send no cookies: nothing for a forged request to ride on
-    app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(shop.bp)
 
@@ -57,16 +58,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.after_request
     def echo_correlation_id(response: Response) -> Response:
         response.headers[CORRELATION_HEADER] = g.get("correlation_id", "")
-        return response
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response | HTTPException:
-        if not request.path.startswith("/api/"):
-            return error
-        response = jsonify(
-            error_body(error.name.lower().replace(" ", "_"), error.description or "")
-        )
-        response.status_code = error.code or 500
         return response
 
     return app

@@ -1,13 +1,19 @@
 """The web tier's AWS access: publish OrderPlaced, read the catalog and an order's status."""
 
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from order_contracts import OrderPlaced
+from order_contracts.events import RejectionReason
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,10 @@ class IntakePublisher:
 
     Group commit: requests that arrive while SNS calls are in flight share the next one
     (PublishBatch, up to 10 messages and 256 KiB). A request still returns only once SNS has
-    accepted its own message, so 202 keeps meaning "in the pipeline" and a failure is that
-    request's 503. Nobody waits for a batch to fill: a lone order is sent at once by its own
-    thread, as before. There are no background threads: the request that finishes a call
-    hands the next batch to the oldest waiting request, whose thread sends it.
+    accepted its own message, so the confirmation page keeps meaning "in the pipeline" and a
+    failure is that request's 503. Nobody waits for a batch to fill: a lone order is sent at
+    once by its own thread, as before. There are no background threads: the request that
+    finishes a call hands the next batch to the oldest waiting request, whose thread sends it.
     """
 
     MAX_ENTRIES = 10
@@ -169,12 +175,37 @@ class IntakePublisher:
 
 
 class Catalog:
-    def __init__(self, client: Any, table: str) -> None:
+    """The catalog as the storefront shows it and prices its form from.
+
+    Read at most once per max_age seconds per process: every page view and every order post
+    needs it, and a scan per post was the web tier's largest cost per order. A price that
+    changed within max_age is still safe: the reservation checks each line's price and
+    currency against the catalog item itself and rejects the order (price_changed).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        max_age: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._dynamodb = client
         self._table = table
+        self._max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[CatalogItem]] | None = None
 
     def items(self) -> list[CatalogItem]:
-        """Every SKU, sorted by name (the catalog is small: one page of a scan)."""
+        """Every SKU, sorted by name; at most max_age seconds old."""
+        with self._lock:
+            now = self._clock()
+            if self._cached is None or now - self._cached[0] >= self._max_age:
+                self._cached = (now, self._scan())
+            return list(self._cached[1])
+
+    def _scan(self) -> list[CatalogItem]:
         items: list[CatalogItem] = []
         request: dict[str, Any] = {"TableName": self._table}
         while True:
@@ -199,13 +230,34 @@ def _catalog_item(item: dict[str, Any]) -> CatalogItem:
     )
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    status: str
+    at: datetime
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class OrderStatus:
+    """What the pipeline recorded of an order: where it is, how it got there and, if it was
+    rejected, why."""
+
+    order_id: str
+    status: str
+    history: list[HistoryEntry] = field(default_factory=list)
+    rejection: list[RejectionReason] = field(default_factory=list)
+
+
+_REJECTION_REASONS: TypeAdapter[list[RejectionReason]] = TypeAdapter(list[RejectionReason])
+
+
 class OrderStatuses:
     def __init__(self, client: Any, table: str) -> None:
         self._dynamodb = client
         self._table = table
 
-    def status(self, order_id: str) -> dict[str, Any] | None:
-        """The order's status and history as the pipeline recorded them, or None."""
+    def status(self, order_id: str) -> OrderStatus | None:
+        """The order's status, history and rejection reasons as the pipeline recorded them."""
         response = self._dynamodb.get_item(
             TableName=self._table,
             Key={"order_id": {"S": order_id}},
@@ -214,12 +266,31 @@ class OrderStatuses:
         )
         if "Item" not in response:
             return None
-        item = response["Item"]
-        return {
-            "order_id": item["order_id"]["S"],
-            "status": item["status"]["S"],
-            "history": [
-                {key: value["S"] for key, value in entry["M"].items()}
-                for entry in item.get("history", {"L": []})["L"]
+        item = {key: _plain(value) for key, value in response["Item"].items()}
+        return OrderStatus(
+            order_id=item["order_id"],
+            status=item["status"],
+            history=[
+                HistoryEntry(
+                    entry["status"], datetime.fromisoformat(entry["at"]), entry.get("detail", "")
+                )
+                for entry in item.get("history", [])
             ],
-        }
+            # The contract validates what fulfillment stored: each reason can say itself in words.
+            rejection=_REJECTION_REASONS.validate_python(item.get("rejection", [])),
+        )
+
+
+def _plain(value: dict[str, Any]) -> Any:
+    """A DynamoDB attribute value as plain Python: numbers written without a point as int (the
+    contract's counts are strict ints), the others as exact Decimal (prices)."""
+    (kind, inner), *_ = value.items()
+    if kind == "N":
+        return int(inner) if inner.lstrip("-").isdigit() else Decimal(inner)
+    if kind == "M":
+        return {key: _plain(item) for key, item in inner.items()}
+    if kind == "L":
+        return [_plain(item) for item in inner]
+    if kind == "NULL":
+        return None
+    return inner  # S, BOOL: already plain (the status item holds no binary or sets)

@@ -28,6 +28,8 @@ def build_services(settings: WebSettings) -> WebServices:
         publisher=IntakePublisher(
             session.client("sns", config=CLIENT_CONFIG), settings.order_intake_topic_arn
         ),
-        catalog=Catalog(dynamodb, settings.inventory_table),
+        catalog=Catalog(
+            dynamodb, settings.inventory_table, max_age=settings.catalog_max_age_seconds
+        ),
         statuses=OrderStatuses(dynamodb, settings.orders_table),
     )

@@ -22,8 +22,10 @@ class WebSettings:
     orders_table: str
     # Host headers the app answers to (the ALB's DNS name, the shop's domain); empty = any.
     trusted_hosts: tuple[str, ...] = ()
-    # An order form or JSON order is a few KB; anything larger is refused with 413.
+    # An order form is a few KB; anything larger is refused with 413.
     max_content_length: int = 64 * 1024
+    # How stale the storefront's catalog may be (the reservation checks prices anyway).
+    catalog_max_age_seconds: float = 2.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "WebSettings":
@@ -54,4 +56,7 @@ class WebSettings:
             orders_table=environ["ORDERS_TABLE"],
             trusted_hosts=hosts,
             max_content_length=int(environ.get("MAX_CONTENT_LENGTH", cls.max_content_length)),
+            catalog_max_age_seconds=float(
+                environ.get("CATALOG_MAX_AGE_SECONDS", cls.catalog_max_age_seconds)
+            ),
         )

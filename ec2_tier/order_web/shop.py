@@ -1,7 +1,13 @@
-"""The storefront: catalog and order form, confirmation, and the order's status page."""
+"""The storefront: catalog and order form, confirmation, and the order's status page.
 
-import re
+Shoppers check out as guests: there is no login, so the browser session is what knows which
+orders are the shopper's. The confirmation and status pages answer only for orders this
+session placed (the idempotency keys it remembers); any other id is 404, whether or not the
+order exists.
+"""
+
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,15 +30,22 @@ from wtforms.validators import DataRequired, NumberRange, Optional, Regexp
 
 from order_contracts import Order, OrderRequest, guest_customer_id, order_placed
 from order_contracts.errors import describe_validation_error
-from order_contracts.order import MAX_QUANTITY, ORDER_ID_PATTERN
-from order_web.adapters import CatalogItem, IntakeUnavailable
-from order_web.api import web_order_id
+from order_contracts.order import MAX_QUANTITY
+from order_web.adapters import CatalogItem, IntakeUnavailable, OrderStatus
 from order_web.extensions import services, utc_now
 
 bp = Blueprint("shop", __name__)
 FINAL_STATUSES = {"CONFIRMED", "REJECTED"}
-# How many recent submissions a session remembers, to answer a double submit.
+# How many recent submissions a session remembers, to answer a double submit and to show
+# their status pages. Each is a 32-character key and a 64-character fingerprint: with twenty
+# the signed session cookie is about 1.7 KB, well under browsers' 4 KB per cookie.
 _REMEMBERED = 20
+WEB_ORDER_PREFIX = "web-"
+
+
+def web_order_id(idempotency_key: str) -> str:
+    """A web order's id: the form's idempotency key, so a second post is the same order."""
+    return f"{WEB_ORDER_PREFIX}{idempotency_key}"
 
 
 class CustomerForm(FlaskForm):  # type: ignore[misc]
@@ -92,7 +105,7 @@ def place_order() -> Response | tuple[str, int]:
             flash(f"{problem.field}: {problem.message}")
         return render_template("storefront.html", catalog=catalog, form=form), 400
 
-    remembered: dict[str, str] = session.get("orders", {})
+    remembered = _remembered()
     previous = remembered.get(key)
     if previous == order.fingerprint():  # the same form sent twice: one order
         return redirect(url_for("shop.confirmation", order_id=order.order_id), code=303)
@@ -107,27 +120,49 @@ def place_order() -> Response | tuple[str, int]:
         current_app.logger.exception("order-intake unreachable")
         flash("We could not take your order just now. Nothing was charged; please try again.")
         return render_template("storefront.html", catalog=catalog, form=form), 503
-    remembered = {**remembered, key: order.fingerprint()}
-    session["orders"] = dict(list(remembered.items())[-_REMEMBERED:])
+    remembered[key] = order.fingerprint()
+    session["orders"] = [[key, fingerprint] for key, fingerprint in remembered.items()][
+        -_REMEMBERED:
+    ]
     return redirect(url_for("shop.confirmation", order_id=order.order_id), code=303)
 
 
 @bp.get("/orders/<order_id>/thanks")
 def confirmation(order_id: str) -> str:
-    return render_template("confirmation.html", order_id=_valid_id(order_id))
+    return render_template("confirmation.html", order_id=_placed_here(order_id))
 
 
 @bp.get("/orders/<order_id>")
 def order_status(order_id: str) -> str:
-    order_id = _valid_id(order_id)
+    order_id = _placed_here(order_id)
     status = services().statuses.status(order_id)
-    if status is None:
-        placed_here = any(web_order_id(key) == order_id for key in session.get("orders", {}))
-        if not placed_here:
-            abort(404)
-        status = {"order_id": order_id, "status": "RECEIVED", "history": []}
-    refresh = status["status"] not in FINAL_STATUSES
+    if status is None:  # published, not yet recorded by fulfillment (seconds at most)
+        status = OrderStatus(order_id=order_id, status="RECEIVED")
+    refresh = status.status not in FINAL_STATUSES
     return render_template("status.html", status=status, refresh=refresh)
+
+
+@bp.app_template_filter("readable_time")
+def readable_time(moment: datetime) -> str:
+    """A recorded time for people: "21 Nov 2026, 14:03:07 UTC" (no script, so no local zone)."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.day} {moment:%b %Y, %H:%M:%S} UTC"
+
+
+def _remembered() -> dict[str, str]:
+    """The orders this session placed, oldest first: idempotency key to order fingerprint."""
+    stored = session.get("orders", [])
+    # Stored as [key, fingerprint] pairs: Flask's session serializer sorts a dict's keys,
+    # which would make "the last twenty" twenty random ones. Older cookies hold a dict.
+    return dict(stored.items() if isinstance(stored, dict) else stored)
+
+
+def _placed_here(order_id: str) -> str:
+    """The order id if this session placed the order, else 404 (as for an unknown order)."""
+    key = order_id.removeprefix(WEB_ORDER_PREFIX)
+    if key == order_id or key not in _remembered():
+        abort(404)
+    return order_id
 
 
 class _NoLines(ValueError):
@@ -167,9 +202,3 @@ def _order_request(form: CustomerForm, catalog: list[CatalogItem]) -> OrderReque
         "total": sum((item.price * quantity for item, quantity in chosen), Decimal(0)),
     }
     return OrderRequest.model_validate(body)
-
-
-def _valid_id(order_id: str) -> str:
-    if not re.match(ORDER_ID_PATTERN, order_id):
-        abort(404)
-    return order_id
