@@ -14,6 +14,11 @@ from local_stack.resources import Provisioned
 
 REFRESH_SECONDS = 3
 ORDERS_SHOWN = 200
+# Why an order's email did not go (the status order_emails records), in words.
+EMAIL_NOT_SENT = {
+    "suppressed": "the address bounced or complained before",
+    "rate_limited": "the guest address had its emails for the hour (GUEST_EMAILS_PER_HOUR)",
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class LocalState:
         orders = []
         for item in items[:ORDERS_SHOWN]:
             charge = self._ledger.charge(item["order_id"])
+            emails = self._ledger.order_emails(item["order_id"])
             orders.append(
                 {
                     "order_id": item["order_id"],
@@ -55,6 +61,15 @@ class LocalState:
                     "total": f"{item['total']} {item['currency']}",
                     "usd": "" if charge is None else f"{charge.usd_amount} USD",
                     "history": " → ".join(entry["status"] for entry in item["history"]),
+                    "history_notes": "; ".join(
+                        entry["detail"] for entry in item["history"][1:] if entry.get("detail")
+                    ),
+                    "email": ", ".join(f"{outcome} {status}" for outcome, status in emails),
+                    "email_not_sent": "; ".join(
+                        f"{outcome} not sent: {EMAIL_NOT_SENT[status]}"
+                        for outcome, status in emails
+                        if status in EMAIL_NOT_SENT
+                    ),
                     "rejection": ", ".join(
                         f"{r.get('sku', '')} {r['reason']}" for r in item.get("rejection", [])
                     ),
@@ -103,14 +118,21 @@ def create_dashboard(state: LocalState) -> Flask:
 
     def snapshot() -> dict[str, Any]:
         emails = state.emails()
+        orders = state.orders()
         return {
-            "orders": state.orders(),
+            "orders": orders,
             "stock": state.stock(),
             "counters": state.counters(),
             "queues": [asdict(queue) for queue in state.queues()],
             "emails": [
                 asdict(SentEmail(index, ", ".join(e.destinations["ToAddresses"]), e.subject))
                 for index, e in reversed(list(enumerate(emails)))
+            ],
+            # Emails the pipeline decided not to send: SES's outbox cannot show what never went.
+            "emails_not_sent": [
+                {"order_id": o["order_id"], "to": o["customer_email"], "why": o["email_not_sent"]}
+                for o in orders
+                if o["email_not_sent"]
             ],
         }
 

@@ -152,10 +152,10 @@ class OrderBilled(EventEnvelope):
 
 
 class OrderConfirmed(EventEnvelope):
-    """The customer was told: the confirmation was sent, or the address is suppressed."""
+    """The customer was told, or why not: the address is suppressed or, a guest's, rate limited."""
 
     event_type: Literal["OrderConfirmed"] = "OrderConfirmed"
-    email: Literal["sent", "suppressed"]
+    email: Literal["sent", "suppressed", "rate_limited"]
 
 
 AnyEvent = OrderPlaced | OrderReserved | OrderRejected | OrderBilled | OrderConfirmed

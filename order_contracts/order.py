@@ -88,6 +88,15 @@ class OrderRequest(ContractModel):
                 raise _money_error(
                     f"lines[{index}].unit_price", f"has more decimals than {currency} allows"
                 )
+        # The catalog has one price per SKU: two prices for one SKU cannot both be it.
+        first_line: dict[str, int] = {}
+        for index, line in enumerate(self.lines):
+            earlier = first_line.setdefault(line.sku, index)
+            if line.unit_price != self.lines[earlier].unit_price:
+                raise _money_error(
+                    f"lines[{index}].unit_price",
+                    f"differs from lines[{earlier}].unit_price, of the same SKU {line.sku}",
+                )
         if not has_at_most_minor_units(self.total, currency):
             raise _money_error("total", f"has more decimals than {currency} allows")
         expected = sum((line.unit_price * line.quantity for line in self.lines), Decimal(0))

@@ -12,6 +12,7 @@ from moto import mock_aws
 from app import app
 from chalicelib.services import reset_services
 from local_stack.resources import Provisioned, provision
+from order_contracts import Order
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
 
@@ -52,6 +53,17 @@ class Inventory:
                 "currency": currency,
             }
         )
+
+    def sell_as(self, order: Order) -> None:
+        """Price the order's SKUs as its lines do, in its currency; their stock stays as it is."""
+        for line in order.lines:
+            self._table.update_item(
+                Key={"sku": line.sku},
+                UpdateExpression="SET #price = :price, #currency = :currency",
+                ConditionExpression="attribute_exists(sku)",  # stock it first
+                ExpressionAttributeNames={"#price": "price", "#currency": "currency"},
+                ExpressionAttributeValues={":price": line.unit_price, ":currency": order.currency},
+            )
 
     def level(self, sku: str) -> int:
         return int(self._table.get_item(Key={"sku": sku}, ConsistentRead=True)["Item"]["stock"])

@@ -19,7 +19,8 @@ RESERVED_AT = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)  # a Saturday: Friday's 
 
 
 def reserve(client: Client, order_: Order) -> OrderReserved:
-    """Run the order through fulfillment, as the pipeline does before billing."""
+    """Run the order through fulfillment, at the catalog's price, as the pipeline does."""
+    Inventory().sell_as(order_)
     assert invoke(client, "process_order", sqs_record(placed(order_).to_json())) == []
     assert order_item(order_.order_id)["status"] == "RESERVED"
     return OrderReserved(

@@ -46,6 +46,7 @@ def ada(aws: Provisioned) -> Contact:
 
 def billed_order(client: Client, order_id: str = "ord-1") -> OrderBilled:
     """Take an order through fulfillment and billing, as the pipeline does."""
+    Inventory().stock("MUG-BLUE", 100, price="12.00")  # the reservation checks the price
     o = order(order_id, [("MUG-BLUE", 2, "12.00")])
     assert invoke(client, "process_order", sqs_record(placed(o).to_json())) == []
     reserved = OrderReserved(order_id=order_id, occurred_at=AT, correlation_id="corr-test", order=o)
@@ -90,6 +91,9 @@ def test_a_billed_order_gets_one_confirmation_and_is_confirmed(
     assert "2 x MUG-BLUE at 12.00 EUR" in email.body
     assert "24.00 EUR" in email.body
     assert "25.26 USD" in email.body
+    # Nothing ships: the email promises only what the pipeline does.
+    assert "Keep this email as your receipt." in email.body
+    assert "ships" not in email.body
     assert order_item("ord-1")["status"] == "CONFIRMED"
     [(body, attributes)] = published.drain()
     assert (attributes["event_type"], body["email"]) == ("OrderConfirmed", "sent")
@@ -111,7 +115,7 @@ def test_a_duplicate_order_billed_sends_one_email(
 def test_a_rejected_order_gets_a_notice_saying_what_was_out_of_stock(
     client: Client, inventory: Inventory, ada: Contact
 ) -> None:
-    inventory.stock("MUG-BLUE", 1)
+    inventory.stock("MUG-BLUE", 1, price="12.00")
     o = order("ord-1", [("MUG-BLUE", 2, "12.00")])
     rejected = OrderRejected(
         order_id="ord-1",

@@ -66,6 +66,22 @@ def test_lines_of_one_sku_are_summed() -> None:
     assert o.quantities_by_sku() == {"MUG-BLUE": 4, "TEA-EARLGREY": 2}
 
 
+def test_one_sku_at_two_prices_is_refused_naming_the_later_line() -> None:
+    with pytest.raises(ValidationError) as raised:
+        order(lines=[("MUG-BLUE", 1, "12.00"), ("TEA-EARLGREY", 1, "4.50"), ("MUG-BLUE", 1, "9")])
+    assert validation_error_body(raised.value)["problems"] == [
+        {
+            "field": "lines[2].unit_price",
+            "message": "differs from lines[0].unit_price, of the same SKU MUG-BLUE",
+        }
+    ]
+
+
+def test_one_price_written_two_ways_is_one_price() -> None:
+    o = order(lines=[("MUG-BLUE", 1, "12.3"), ("MUG-BLUE", 1, "12.30")])
+    assert [line.unit_price for line in o.lines] == [Decimal("12.30")] * 2
+
+
 @pytest.mark.parametrize(
     ("currency", "digits"),
     [("EUR", 2), ("USD", 2), ("JPY", 0), ("KRW", 0), ("BHD", 3), ("KWD", 3), ("CLF", 4)],

@@ -17,6 +17,13 @@ from tests.factories import order, placed, s3_notification, sqs_record
 from tests.vectors import VALID, raw_body
 
 
+@pytest.fixture
+def inventory(inventory: Inventory) -> Inventory:
+    """The catalog at the prices these orders offer: the mug at 12.00 EUR, as in VALID[0]."""
+    inventory.stock("MUG-BLUE", 100, price="12.00")
+    return inventory
+
+
 def test_an_order_in_stock_is_reserved_and_announced(
     client: Client, inventory: Inventory, published: EventTap
 ) -> None:
@@ -48,7 +55,7 @@ def test_the_same_message_delivered_twice_reserves_once(
 
 
 def test_lines_of_one_sku_are_decremented_together(client: Client, inventory: Inventory) -> None:
-    inventory.stock("MUG-BLUE", 4)
+    inventory.stock("MUG-BLUE", 4, price="12.00")
     event = placed(order("ord-1", [("MUG-BLUE", 2, "12.00"), ("MUG-BLUE", 2, "12.00")]))
     assert invoke(client, "process_order", sqs_record(event.to_json())) == []
     assert order_item("ord-1")["status"] == "RESERVED"
@@ -81,7 +88,7 @@ def test_the_same_order_through_both_doors_reserves_once(
 def test_out_of_stock_is_rejected_with_the_sku_and_stock_untouched(
     client: Client, inventory: Inventory, published: EventTap
 ) -> None:
-    inventory.stock("MUG-BLUE", 1)
+    inventory.stock("MUG-BLUE", 1, price="12.00")
     event = placed(
         order(
             "ord-1", [("TEA-EARLGREY", 1, "4.50"), ("MUG-BLUE", 2, "12.00"), ("NO-SUCH", 1, "1.00")]

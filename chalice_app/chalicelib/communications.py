@@ -1,20 +1,32 @@
 """Tell the customer the outcome of their order, once, and record that they were told.
 
 Plain Python: contacts, suppressions and sent emails sit behind ContactBook (SQL), the
-sending behind Mailer (SES v2), the order's state behind OrderStore (DynamoDB).
+sending behind Mailer (SES v2), the order's state behind OrderStore (DynamoDB), the count of
+emails to a guest's address behind GuestEmailLog (SQL).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from chalicelib import emails
+from chalicelib.observability import logger
 from chalicelib.reservation import EventPublisher, OrderRecord, OrderStore, publish_pending
 from order_contracts import Customer, OrderBilled, OrderConfirmed, OrderRejected
 
 Outcome = Literal["confirmation", "rejection"]
-EmailStatus = Literal["sending", "sent", "suppressed"]
+# rate_limited: a guest's address had its hour's emails already; this order's was not sent
+# and never will be (the claim records the decision, so a redelivery finds it).
+EmailStatus = Literal["sending", "sent", "suppressed", "rate_limited"]
+GUEST_EMAIL_WINDOW = timedelta(hours=1)
+# What OrderConfirmed says of the email ("sending" is not seen here: _send moved it on).
+_CONFIRMED_EMAIL: dict[EmailStatus, Literal["sent", "suppressed", "rate_limited"]] = {
+    "sending": "sent",
+    "sent": "sent",
+    "suppressed": "suppressed",
+    "rate_limited": "rate_limited",
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,49 @@ class ContactBook(Protocol):
     ) -> None: ...
 
 
+class GuestEmailLog(Protocol):
+    def claim_guest_email(
+        self,
+        order_id: str,
+        outcome: Outcome,
+        recipient: str,
+        at: datetime,
+        *,
+        since: datetime,
+        limit: int,
+    ) -> EmailStatus:
+        """Claim the email as ContactBook.claim_email does, recording its recipient; but if
+        `limit` emails were claimed for that recipient since `since`, record it rate_limited.
+
+        Counting and claiming are one step, so the decision is made once per order and
+        outcome: a repeat returns the status recorded first.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class GuestEmailLimit:
+    """At most per_hour emails an hour to one guest address.
+
+    Guests type any address at the storefront's checkout: without this, anyone could have
+    the shop mail an address of their choosing as often as they can place orders.
+    """
+
+    log: GuestEmailLog
+    per_hour: int
+
+    def claim(self, order_id: str, outcome: Outcome, address: str, at: datetime) -> EmailStatus:
+        return self.log.claim_guest_email(
+            order_id,
+            outcome,
+            # One mailbox however it was typed: Grace@Example.com is grace@example.com.
+            address.strip().lower(),
+            at,
+            since=at - GUEST_EMAIL_WINDOW,
+            limit=self.per_hour,
+        )
+
+
 class Mailer(Protocol):
     def send(self, to: str, email: emails.Email, order_id: str) -> str:
         """Send; return the provider's message id."""
@@ -62,21 +117,36 @@ def communicate(
     orders: OrderStore,
     publisher: EventPublisher,
     now: Callable[[], datetime],
+    guest_emails: GuestEmailLimit,
 ) -> EmailStatus:
     """Send the confirmation or the rejection notice once; confirm a billed order.
 
     The email is claimed before it is sent and marked sent after, so a retry after either
     step sends nothing more. Only a crash between SES accepting the email and the mark can
     send it twice: SES has no idempotency key, and losing a confirmation would be worse.
+    A guest's email is claimed through guest_emails, which refuses it (rate_limited) when
+    the address has had its hour's emails; the order is confirmed all the same.
     """
     order = event.order
     outcome: Outcome = "confirmation" if isinstance(event, OrderBilled) else "rejection"
     contact = _contact(order.customer, book)
-    status = book.claim_email(order.order_id, outcome, now())
+    if order.customer.is_guest:
+        status = guest_emails.claim(order.order_id, outcome, contact.email, now())
+    else:
+        status = book.claim_email(order.order_id, outcome, now())
     if status == "sending":
         status = _send(event, outcome, contact, book, mailer, now)
+    elif status == "rate_limited":
+        logger.warning(
+            "no email: the guest address already had its emails for the hour",
+            extra={
+                "customer_id": order.customer.customer_id,  # a hash of the address, not it
+                "outcome": outcome,
+                "guest_emails_per_hour": guest_emails.per_hour,
+            },
+        )
     if isinstance(event, OrderBilled):
-        _confirm(event, status, orders, publisher, now)
+        _confirm(event, status, orders, publisher, now, guest_emails)
     return status
 
 
@@ -117,8 +187,9 @@ def _confirm(
     orders: OrderStore,
     publisher: EventPublisher,
     now: Callable[[], datetime],
+    guest_emails: GuestEmailLimit,
 ) -> OrderRecord | None:
-    email: Literal["sent", "suppressed"] = "suppressed" if status == "suppressed" else "sent"
+    email = _CONFIRMED_EMAIL[status]
     confirmed = OrderConfirmed(
         order_id=billed.order_id,
         occurred_at=now(),
@@ -126,7 +197,14 @@ def _confirm(
         order=billed.order,
         email=email,
     )
-    detail = "email suppressed: the address bounced or complained" if email == "suppressed" else ""
+    detail = ""
+    if email == "suppressed":
+        detail = "email suppressed: the address bounced or complained"
+    elif email == "rate_limited":
+        detail = (
+            f"no email: this guest address already had its {guest_emails.per_hour} emails "
+            "in the last hour"
+        )
     record = orders.advance(billed.order_id, "BILLED", "CONFIRMED", confirmed, detail)
     record = record or orders.get(billed.order_id)
     if record is not None:

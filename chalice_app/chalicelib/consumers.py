@@ -85,7 +85,13 @@ def _notify(record: SQSRecord, services: Services) -> None:
         raise InvalidMessage(f"{event.event_type} does not belong on order-notifications")
     with log_context(order_id=event.order_id, correlation_id=event.correlation_id):
         status = communicate(
-            event, services.contacts, services.mailer, services.store, services.publisher, utc_now
+            event,
+            services.contacts,
+            services.mailer,
+            services.store,
+            services.publisher,
+            utc_now,
+            services.guest_emails,
         )
         logger.info("customer told", extra={"event_type": event.event_type, "email": status})
 

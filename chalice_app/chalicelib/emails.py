@@ -31,7 +31,7 @@ def confirmation(order: Order, billing: Billing, name: str) -> Email:
             "",
             f"Total: {total}{usd}",
             "",
-            "We will let you know when it ships.",
+            "Keep this email as your receipt.",
         ]
     )
     html = (
@@ -40,7 +40,7 @@ def confirmation(order: Order, billing: Billing, name: str) -> Email:
         "It is confirmed:</p>"
         f"<ul>{''.join(f'<li>{escape(line)}</li>' for line in lines)}</ul>"
         f"<p>Total: <strong>{escape(total)}</strong>{escape(usd)}</p>"
-        "<p>We will let you know when it ships.</p>"
+        "<p>Keep this email as your receipt.</p>"
     )
     return Email(f"Order {order.order_id} confirmed", text, html)
 

@@ -11,7 +11,7 @@ from typing import Literal, Protocol
 
 from chalicelib.failures import ConflictingOrder
 from order_contracts import AnyEvent, Order, OrderPlaced, OrderRejected, OrderReserved, parse_event
-from order_contracts.events import RejectionReason, StockShortage
+from order_contracts.events import RejectionReason
 
 OrderStatus = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED"]
 
@@ -36,12 +36,12 @@ class OrderRecord:
     pending_event: str | None = None
 
 
-class StockUnavailable(Exception):
-    """The reservation transaction was cancelled because some SKUs lack stock."""
+class ReservationRefused(Exception):
+    """The catalog refused the reservation: unknown SKUs, another currency or price, no stock."""
 
-    def __init__(self, shortages: list[StockShortage]) -> None:
-        super().__init__(", ".join(f"{s.sku}: {s.reason}" for s in shortages))
-        self.shortages = shortages
+    def __init__(self, reasons: list[RejectionReason]) -> None:
+        super().__init__(", ".join(reason.describe() for reason in reasons))
+        self.reasons = reasons
 
 
 class OrderAlreadyRecorded(Exception):
@@ -52,7 +52,12 @@ class OrderStore(Protocol):
     def get(self, order_id: str) -> OrderRecord | None: ...
 
     def reserve(self, placed: OrderPlaced, event: OrderReserved) -> OrderRecord:
-        """Record RESERVED, decrement stock per SKU and count, in one transaction."""
+        """Record RESERVED, decrement stock per SKU and count, in one transaction.
+
+        The catalog is the price authority: the transaction holds only if every SKU exists,
+        is priced in the order's currency at the line's unit price and has the stock; if not,
+        it raises ReservationRefused with the reasons, and nothing is written.
+        """
         ...
 
     def reject(self, placed: OrderPlaced, event: OrderRejected) -> OrderRecord:
@@ -122,8 +127,8 @@ def _record_outcome(
     try:
         try:
             return store.reserve(placed, OrderReserved(**envelope))
-        except StockUnavailable as unavailable:
-            return store.reject(placed, OrderRejected(**envelope, reasons=unavailable.shortages))
+        except ReservationRefused as refused:
+            return store.reject(placed, OrderRejected(**envelope, reasons=refused.reasons))
     except OrderAlreadyRecorded:
         record = store.get(placed.order_id)
         if record is None:  # pragma: no cover - a record that won a race cannot vanish

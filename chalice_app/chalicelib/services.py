@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 from botocore.config import Config
 
+from chalicelib.adapters.catalog import DynamoCatalog
 from chalicelib.adapters.data_api import DataApiRunner
 from chalicelib.adapters.dead_letters import SqsDeadLetters
 from chalicelib.adapters.documents import S3OrderDocuments
@@ -22,6 +23,7 @@ from chalicelib.adapters.publisher import SnsEventPublisher
 from chalicelib.adapters.sql_contacts import SqlContactBook
 from chalicelib.adapters.sql_ledger import SqlLedger, SqlRunner
 from chalicelib.adapters.sql_runners import DbApiRunner
+from chalicelib.communications import GuestEmailLimit
 from chalicelib.fx import fetch_feed
 from chalicelib.settings import Settings, SettingsError
 
@@ -73,6 +75,8 @@ class Services:
     ledger: SqlLedger
     contacts: SqlContactBook
     mailer: SesMailer
+    catalog: DynamoCatalog
+    guest_emails: GuestEmailLimit
     fetch_rates_feed: Callable[[], bytes] = fetch_feed
     clients: tuple[LazyClient, ...] = ()
 
@@ -113,24 +117,28 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
         return clients[-1]
 
     database = runner_from_url(settings.billing_database_url, session, client)
+    ledger = SqlLedger(database)
+    dynamodb = client("dynamodb")
     return Services(
         settings=settings,
         documents=S3OrderDocuments(client("s3"), settings.orders_bucket),
         store=DynamoOrderStore(
-            client("dynamodb"),
+            dynamodb,
             orders_table=settings.orders_table,
             inventory_table=settings.inventory_table,
             counters_table=settings.counters_table,
         ),
         publisher=SnsEventPublisher(client("sns"), settings.order_events_topic_arn),
         dead_letters=SqsDeadLetters(client("sqs")),
-        ledger=SqlLedger(database),
+        ledger=ledger,
         contacts=SqlContactBook(database),
         mailer=SesMailer(
             client("sesv2"),
             sender=settings.ses_sender,
             configuration_set=settings.ses_configuration_set,
         ),
+        catalog=DynamoCatalog(dynamodb, settings.inventory_table),
+        guest_emails=GuestEmailLimit(ledger, per_hour=settings.guest_emails_per_hour),
         clients=tuple(clients),
     )
 

@@ -35,6 +35,10 @@ class Settings:
     max_receive_count: int = 5
     # API Gateway accepts 10 MB; an order is a few KB, so anything past this is abuse.
     max_body_bytes: int = 64 * 1024
+    # Guests check out with any address they type: without a cap per address, the storefront
+    # would mail whoever a caller names, as often as it orders. Registered customers are not
+    # capped (their address is in the contact book, not typed at checkout).
+    guest_emails_per_hour: int = 5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -53,6 +57,24 @@ class Settings:
             billing_database_url=environ["BILLING_DATABASE_URL"],
             ses_sender=environ["SES_SENDER"],
             ses_configuration_set=environ.get("SES_CONFIGURATION_SET", ""),
-            max_receive_count=int(environ.get("MAX_RECEIVE_COUNT", cls.max_receive_count)),
-            max_body_bytes=int(environ.get("MAX_BODY_BYTES", cls.max_body_bytes)),
+            max_receive_count=_count(environ, "MAX_RECEIVE_COUNT", cls.max_receive_count, 1),
+            max_body_bytes=_count(environ, "MAX_BODY_BYTES", cls.max_body_bytes, 1),
+            guest_emails_per_hour=_count(
+                environ, "GUEST_EMAILS_PER_HOUR", cls.guest_emails_per_hour, 0
+            ),
         )
+
+
+def _count(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    """A whole number setting: a typo fails when the settings are read, naming the variable."""
+    raw = environ.get(name)
+    if not raw:
+        return default
+    problem = SettingsError(f"{name}={raw!r}: must be a whole number, at least {minimum}")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise problem from None
+    if value < minimum:
+        raise problem
+    return value

@@ -14,10 +14,16 @@ from chalicelib.reservation import (
     OrderAlreadyRecorded,
     OrderRecord,
     OrderStatus,
-    StockUnavailable,
+    ReservationRefused,
 )
 from order_contracts import AnyEvent, Order, OrderPlaced, OrderRejected, OrderReserved
-from order_contracts.events import RejectionReason, StockShortage
+from order_contracts.events import (
+    CurrencyMismatch,
+    PriceChanged,
+    RejectionReason,
+    StockShortage,
+)
+from order_contracts.money import has_at_most_minor_units, round_money
 
 ORDERS_RESERVED = "orders_reserved"
 ORDERS_REJECTED = "orders_rejected"
@@ -51,17 +57,28 @@ class DynamoOrderStore:
         return _record(_from_item(response["Item"])) if "Item" in response else None
 
     def reserve(self, placed: OrderPlaced, event: OrderReserved) -> OrderRecord:
-        quantities = placed.order.quantities_by_sku()
+        order = placed.order
+        quantities = order.quantities_by_sku()
+        # The contract makes every line of a SKU carry the same unit price.
+        prices = {line.sku: line.unit_price for line in order.lines}
         decrements = [
             {
                 "Update": {
                     "TableName": self._inventory,
                     "Key": _to_item({"sku": sku}),
                     "UpdateExpression": "SET stock = stock - :quantity",
-                    # Never below zero: the decrement happens only if the stock covers it.
-                    "ConditionExpression": "attribute_exists(sku) AND stock >= :quantity",
-                    "ExpressionAttributeValues": _to_item({":quantity": quantity}),
-                    # The current item in CancellationReasons tells out-of-stock from unknown.
+                    # Never below zero, and only at the catalog's price in the order's
+                    # currency (numbers compare as numbers: 39 = 39.00), checked in the same
+                    # write, so a price changed since the order was placed is caught too.
+                    "ConditionExpression": (
+                        "attribute_exists(sku) AND stock >= :quantity"
+                        " AND #price = :price AND #currency = :currency"
+                    ),
+                    "ExpressionAttributeNames": {"#price": "price", "#currency": "currency"},
+                    "ExpressionAttributeValues": _to_item(
+                        {":quantity": quantity, ":price": prices[sku], ":currency": order.currency}
+                    ),
+                    # The current item in CancellationReasons tells which condition failed.
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
             }
@@ -78,14 +95,14 @@ class DynamoOrderStore:
             reasons = error.response.get("CancellationReasons", [])
             if _failed_condition(reasons, 0):
                 raise OrderAlreadyRecorded(placed.order_id) from error
-            shortages = [
-                _shortage(sku, quantity, reasons[position])
+            refusals = [
+                _refusal(sku, quantity, prices[sku], order.currency, reasons[position])
                 for position, (sku, quantity) in enumerate(quantities.items(), start=1)
                 if _failed_condition(reasons, position)
             ]
-            if not shortages:  # a conflict with a concurrent transaction: worth a retry
+            if not refusals:  # a conflict with a concurrent transaction: worth a retry
                 raise
-            raise StockUnavailable(shortages) from error
+            raise ReservationRefused(refusals) from error
         return record
 
     def reject(self, placed: OrderPlaced, event: OrderRejected) -> OrderRecord:
@@ -119,9 +136,7 @@ class DynamoOrderStore:
     def release(self, order: Order, event: OrderRejected) -> OrderRecord | None:
         step = self._step(order.order_id, "RESERVED", "REJECTED", event)
         step["UpdateExpression"] += ", rejection = :rejection"
-        step["ExpressionAttributeValues"].update(
-            _to_item({":rejection": [reason.model_dump() for reason in event.reasons]})
-        )
+        step["ExpressionAttributeValues"].update(_to_item({":rejection": _reasons(event.reasons)}))
         del step["ReturnValues"]
         restock = [
             {
@@ -207,7 +222,7 @@ class DynamoOrderStore:
             "status": record.status,
             "fingerprint": record.fingerprint,
             "history": [asdict(entry) for entry in record.history],
-            "rejection": [reason.model_dump() for reason in record.rejection],
+            "rejection": _reasons(record.rejection),
             "pending_event": record.pending_event,
             "order": order.model_dump(),
             "customer_id": order.customer.customer_id,
@@ -241,13 +256,37 @@ def _failed_condition(reasons: Sequence[Mapping[str, Any]], position: int) -> bo
     return position < len(reasons) and reasons[position].get("Code") == "ConditionalCheckFailed"
 
 
-def _shortage(sku: str, requested: int, reason: Mapping[str, Any]) -> StockShortage:
-    if "Item" not in reason:
+def _refusal(
+    sku: str, requested: int, offered: Decimal, currency: str, reason: Mapping[str, Any]
+) -> RejectionReason:
+    """Say why the catalog refused a SKU: unknown, then currency, then price, then stock."""
+    item = _from_item(reason.get("Item", {}))
+    # An item with no price or currency is not for sale: to the customer, it is not there.
+    if "price" not in item or "currency" not in item:
         return StockShortage(sku=sku, reason="unknown_sku", requested=requested, available=0)
-    available = int(_from_item(reason["Item"]).get("stock", 0))
+    if item["currency"] != currency:
+        return CurrencyMismatch(sku=sku, order_currency=currency, catalog_currency=item["currency"])
+    if item["price"] != offered:
+        return PriceChanged(
+            sku=sku, offered_price=offered, catalog_price=_in_minor_units(item["price"], currency)
+        )
+    available = int(item.get("stock", 0))
     return StockShortage(
         sku=sku, reason="out_of_stock", requested=requested, available=max(available, 0)
     )
+
+
+def _in_minor_units(price: Decimal, currency: str) -> Decimal:
+    """Write a catalog price as the order's prices are (DynamoDB returns 12.50 as 12.5)."""
+    return round_money(price, currency) if has_at_most_minor_units(price, currency) else price
+
+
+def _reasons(reasons: Sequence[RejectionReason]) -> list[dict[str, Any]]:
+    """Rejection reasons as stored: in their JSON form, so a price keeps its exact digits.
+
+    A DynamoDB number would not: it is stored without trailing zeros (12.50 comes back 12.5).
+    """
+    return [reason.model_dump(mode="json") for reason in reasons]
 
 
 def _record(item: dict[str, Any]) -> OrderRecord:
@@ -261,12 +300,16 @@ def _record(item: dict[str, Any]) -> OrderRecord:
         ],
         rejection=_rejection_reasons.validate_python(
             [
-                {
-                    key: int(value) if isinstance(value, Decimal) else value
-                    for key, value in r.items()
-                }
-                for r in item.get("rejection", [])
+                {key: _integer(value) for key, value in reason.items()}
+                for reason in item.get("rejection", [])
             ]
         ),
         pending_event=item.get("pending_event"),
     )
+
+
+def _integer(value: Any) -> Any:
+    """The counts of a reason (requested, available) as the int they were; nothing else."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value

@@ -1,4 +1,5 @@
-"""The billing ledger and exchange rates in SQL: written once, run by either runner.
+"""The billing ledger, exchange rates and guest email counts in SQL: written once, run by
+either runner.
 
 Runners: DB-API (SQLite, the local default, and PostgreSQL) in sql_runners.py, and the
 RDS Data API (Aurora Serverless v2 on AWS) in data_api.py.
@@ -6,11 +7,12 @@ RDS Data API (Aurora Serverless v2 on AWS) in data_api.py.
 
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.billing import LedgerEntry
+from chalicelib.communications import EmailStatus, Outcome
 from chalicelib.fx import EuroRate
 from chalicelib.migrations import pending
 from order_contracts.money import MINOR_UNITS
@@ -52,6 +54,28 @@ SELECT_LATEST_RATES = """
     SELECT currency, rate_date, per_euro FROM exchange_rates
     WHERE rate_date = (SELECT MAX(rate_date) FROM exchange_rates WHERE rate_date <= :day)
 """
+# Counts and claims in one statement, so the decision is recorded with the claim: a repeat
+# of the same order and outcome conflicts and reads the status decided first (a redelivery
+# an hour later does not send what was refused). Counted: emails claimed to be sent or sent,
+# not those suppressed or refused. The aggregate gives exactly one row to insert; SQLite
+# needs the WHERE clause of an INSERT ... SELECT to parse ON CONFLICT; the CAST gives
+# PostgreSQL one type for :recipient, used as a value and compared with the column.
+CLAIM_GUEST_EMAIL = """
+    INSERT INTO order_emails (order_id, outcome, status, recipient, claimed_at, updated_at)
+    SELECT :order_id, :outcome,
+           CASE WHEN COUNT(*) >= :limit THEN 'rate_limited' ELSE 'sending' END,
+           CAST(:recipient AS VARCHAR(254)), :at, :at
+    FROM order_emails
+    WHERE recipient = :recipient AND claimed_at > :since AND status IN ('sending', 'sent')
+    ON CONFLICT (order_id, outcome) DO NOTHING
+    RETURNING status
+"""
+SELECT_EMAIL_STATUS = (
+    "SELECT status FROM order_emails WHERE order_id = :order_id AND outcome = :outcome"
+)
+SELECT_ORDER_EMAILS = (
+    "SELECT outcome, status FROM order_emails WHERE order_id = :order_id ORDER BY outcome"
+)
 CREATE_MIGRATIONS = """
     CREATE TABLE IF NOT EXISTS schema_migrations (
         version INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL
@@ -93,6 +117,11 @@ def charge_from_row(row: tuple[Any, ...]) -> LedgerEntry:
         rate_date=as_date(rate_date),
         billed_at=datetime.fromisoformat(billed_at),
     )
+
+
+def instant(at: datetime) -> str:
+    """UTC as text of one width (microseconds always written), so text order is time order."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def as_date(value: date | str) -> date:
@@ -150,3 +179,37 @@ class SqlLedger:
     def charge(self, order_id: str) -> LedgerEntry | None:
         rows = self._sql.execute(SELECT_CHARGE, {"order_id": order_id})
         return charge_from_row(rows[0]) if rows else None
+
+    def claim_guest_email(
+        self,
+        order_id: str,
+        outcome: Outcome,
+        recipient: str,
+        at: datetime,
+        *,
+        since: datetime,
+        limit: int,
+    ) -> EmailStatus:
+        key = {"order_id": order_id, "outcome": outcome}
+        claim = {
+            **key,
+            "recipient": recipient,
+            "at": instant(at),
+            "since": instant(since),
+            "limit": limit,
+        }
+        # Concurrent claims for one address on PostgreSQL each count the others' committed
+        # rows only, so a burst can pass the limit by the claims in flight at once (at most
+        # the notification consumers' concurrency); SQLite serialises writers.
+        rows = self._sql.execute(CLAIM_GUEST_EMAIL, claim) or self._sql.execute(
+            SELECT_EMAIL_STATUS, key
+        )
+        status: EmailStatus = rows[0][0]
+        return status
+
+    def order_emails(self, order_id: str) -> list[tuple[Outcome, EmailStatus]]:
+        """The order's emails and how far each got (the local dashboard shows them)."""
+        return [
+            (outcome, status)
+            for outcome, status in self._sql.execute(SELECT_ORDER_EMAILS, {"order_id": order_id})
+        ]
