@@ -60,7 +60,7 @@ class EventEnvelope(ContractModel):
 
 
 class OrderPlaced(EventEnvelope):
-    """An order accepted at a door (web form, web JSON API or the order API's S3 document)."""
+    """An order accepted at a door (the storefront's form or the order API's S3 document)."""
 
     event_type: Literal["OrderPlaced"] = "OrderPlaced"
     source: Literal["web", "api"]

@@ -5,6 +5,7 @@ app in process; the chalice app behind it runs on moto with every resource.
 """
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,8 @@ from tests.vectors import VALID, raw_body
 
 REGION = "us-east-1"
 HOST = "127.0.0.1:8000"
+# Signatures made as of this instant and judged as of it: nothing depends on the test's speed.
+SIGNED_AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 KEY = SigningKey("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "arn:aws:iam::1:user/a")
 
 
@@ -76,23 +79,22 @@ def test_a_request_signed_with_the_callers_secret_verifies() -> None:
             "MISSING_AUTHENTICATION_TOKEN",
         ),
         (
-            signed("PUT", "/orders/o-1", key=SigningKey("AKIDUNKNOWN", "x", "arn")),
+            signed("PUT", "/orders/o-1", key=SigningKey("AKIDUNKNOWN", "x", "arn"), at=SIGNED_AT),
             "INVALID_SIGNATURE",
         ),
         (
-            signed("PUT", "/orders/o-1", key=SigningKey(KEY.access_key_id, "wrong", "arn")),
+            signed(
+                "PUT",
+                "/orders/o-1",
+                key=SigningKey(KEY.access_key_id, "wrong", "arn"),
+                at=SIGNED_AT,
+            ),
             "INVALID_SIGNATURE",
         ),
-        (signed("PUT", "/orders/o-1", region="eu-west-1"), "INVALID_SIGNATURE"),
-        (signed("PUT", "/orders/o-1", service="s3"), "INVALID_SIGNATURE"),
-        (
-            signed("PUT", "/orders/o-1", at=datetime.now(UTC) - timedelta(minutes=6)),
-            "EXPIRED_TOKEN",
-        ),
-        (
-            signed("PUT", "/orders/o-1", at=datetime.now(UTC) + timedelta(minutes=6)),
-            "EXPIRED_TOKEN",
-        ),
+        (signed("PUT", "/orders/o-1", region="eu-west-1", at=SIGNED_AT), "INVALID_SIGNATURE"),
+        (signed("PUT", "/orders/o-1", service="s3", at=SIGNED_AT), "INVALID_SIGNATURE"),
+        (signed("PUT", "/orders/o-1", at=SIGNED_AT - timedelta(minutes=6)), "EXPIRED_TOKEN"),
+        (signed("PUT", "/orders/o-1", at=SIGNED_AT + timedelta(minutes=6)), "EXPIRED_TOKEN"),
     ],
     ids=[
         "unsigned",
@@ -107,13 +109,13 @@ def test_a_request_signed_with_the_callers_secret_verifies() -> None:
 def test_a_request_that_is_not_signed_by_a_known_key_is_refused(
     request_: SignedRequest, kind: str
 ) -> None:
-    refused = verify(request_, known, REGION)
+    refused = verify(request_, known, REGION, now=SIGNED_AT)
     assert getattr(refused, "kind", None) == kind
 
 
 def test_a_signature_within_five_minutes_holds() -> None:
-    request = signed("GET", "/orders/o-1", at=datetime.now(UTC) - timedelta(minutes=4))
-    assert verify(request, known, REGION) == KEY
+    request = signed("GET", "/orders/o-1", at=SIGNED_AT - timedelta(minutes=4, seconds=59))
+    assert verify(request, known, REGION, now=SIGNED_AT) == KEY
 
 
 def test_a_changed_body_path_or_method_breaks_the_signature() -> None:
@@ -291,3 +293,19 @@ def test_the_function_gets_api_gateways_proxy_event_with_the_verified_caller(
     assert event["body"] == '{"quantity": 2}'
     assert event["requestContext"]["identity"]["userArn"] == manager.principal_arn
     assert event["requestContext"]["identity"]["accessKey"] == manager.access_key_id
+
+
+def test_policies_are_judged_against_the_requests_own_path(aws: Provisioned) -> None:
+    stage = api_arn("123456789012", REGION)
+    callers = issue_callers(boto3.client("iam"), stage)
+    narrow = callers.by_name()["order-reader"]
+    # A caller whose policy names some orders only, as an operator may write one.
+    only_mine = [
+        {"Effect": "Allow", "Action": INVOKE_ACTION, "Resource": f"{stage}/GET/orders/mine-*"}
+    ]
+    directory = CallerDirectory([replace(narrow, statements=tuple(only_mine))])
+    client = WsgiClient(LocalApiGateway(app, directory, stage, REGION))
+    assert send(client, "GET", "/orders/mine-1", caller=narrow.key)[0] == 404  # allowed, unknown
+    status, refusal = send(client, "GET", "/orders/theirs-1", caller=narrow.key)
+    assert (status, refusal["error"]) == (403, "access_denied")
+    assert refusal["message"].endswith(f"{stage}/GET/orders/theirs-1")

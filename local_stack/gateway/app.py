@@ -102,7 +102,9 @@ class LocalApiGateway:
         if isinstance(verified, Rejected):
             return self._error(verified.kind, verified.message)
         caller = self._callers.caller(verified.access_key_id)
-        resource = match.route.invoke_resource(self._stage_arn)
+        # IAM judges the request's own path, as API Gateway does: a policy may name one
+        # resource (orders/abc-*) or a whole route (orders/*).
+        resource = f"{self._stage_arn}/{method}{raw_path.rstrip('/') or '/'}"
         if caller is None or not is_allowed(caller.statements, INVOKE_ACTION, resource):
             return self._error(
                 "ACCESS_DENIED",
