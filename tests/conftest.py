@@ -1,4 +1,6 @@
+import io
 import json
+import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +12,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
+from chalicelib.observability import logger
 from chalicelib.services import reset_services
 from local_stack.resources import Provisioned, provision
 from order_contracts import Order
@@ -148,3 +151,14 @@ def queue_messages(url: str) -> list[dict[str, Any]]:
     return sqs.receive_message(
         QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
     ).get("Messages", [])
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """What the JSON logger writes (to stdout in Lambda), as its formatter writes it."""
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)

@@ -2,10 +2,8 @@
 
 import io
 import json
-import logging
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -17,7 +15,6 @@ from moto.core.models import botocore_stubber
 
 from chalicelib import catalog_api
 from chalicelib.adapters.catalog import DynamoCatalog
-from chalicelib.observability import logger
 from chalicelib.services import Services, build_services, set_services
 from chalicelib.settings import Settings
 from local_stack.resources import Provisioned
@@ -47,16 +44,6 @@ def stored(sku: str) -> dict[str, Any] | None:
     table = boto3.resource("dynamodb").Table("inventory")
     item: dict[str, Any] | None = table.get_item(Key={"sku": sku}, ConsistentRead=True).get("Item")
     return item
-
-
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(previous)
 
 
 def test_the_catalog_lists_every_product_by_sku_with_exact_prices(

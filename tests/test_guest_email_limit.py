@@ -2,7 +2,6 @@
 
 import io
 import json
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +18,6 @@ from chalicelib.adapters.data_api import DataApiRunner
 from chalicelib.adapters.sql_contacts import SqlContactBook
 from chalicelib.adapters.sql_ledger import CLAIM_GUEST_EMAIL, SqlLedger
 from chalicelib.communications import Contact, EmailStatus, GuestEmailLimit, communicate
-from chalicelib.observability import logger
 from chalicelib.services import Services, get_services, runner_from_url
 from chalicelib.settings import Settings, SettingsError
 from local_stack.dashboard import LocalState, create_dashboard
@@ -176,16 +174,6 @@ GRACE = {
 def sent_to(address: str) -> list[str]:
     messages = ses_backends["123456789012"]["us-east-1"].sent_messages
     return [m.subject for m in messages if address in m.destinations["ToAddresses"]]
-
-
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(previous)
 
 
 @pytest.fixture

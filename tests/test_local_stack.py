@@ -34,15 +34,22 @@ def test_the_tour_takes_orders_through_both_doors() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    # Unsigned, the API door refuses; signed as the local integrator, it takes the order.
+    assert any('403 {"error": "missing_authentication_token"' in line for line in lines)
     assert "demo-api-1 CONFIRMED RECEIVED → RESERVED → BILLED → CONFIRMED" in lines
-    # The web door: the real web tier under gunicorn, a guest mailed at her own address.
-    assert "web-demo-web-1 CONFIRMED RECEIVED → RESERVED → BILLED → CONFIRMED" in lines
+    # The web door: the storefront's form under gunicorn, a guest mailed at her own address.
+    [web_order] = [line.split()[1] for line in lines if line.startswith("303 web-")]
+    assert f"{web_order} CONFIRMED RECEIVED → RESERVED → BILLED → CONFIRMED" in lines
     emails = [line for line in lines if line.startswith("to ")]
     assert sorted(emails) == [
         "to ada@example.com: Order demo-api-1 confirmed",
         "to ada@example.com: Order demo-api-2 could not be accepted",
-        "to grace@example.com: Order web-demo-web-1 confirmed",
+        "to ada@example.com: Order demo-api-3 could not be accepted",
+        f"to grace@example.com: Order {web_order} confirmed",
     ]
+    # The teapot at 0.01 GBP instead of 39.00: never reserved, never billed.
+    assert "demo-api-3 REJECTED RECEIVED → REJECTED (POT-IRON price_changed)" in lines
+    assert not any(line.startswith("demo-api-3 ") and "USD" in line for line in lines)
     # 2 mugs at 12.00 + 2 teas at 4.50 = 33.00 EUR at the recorded 1.0523 USD per EUR.
     assert "demo-api-1 33.00 EUR -> 34.73 USD" in lines
     assert "demo-api-2 REJECTED RECEIVED → REJECTED (MUG-BLUE out_of_stock)" in lines

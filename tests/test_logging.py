@@ -2,28 +2,13 @@
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from chalice.test import Client
 
-from chalicelib.observability import logger
 from tests.conftest import Inventory
 from tests.factories import order, placed, sqs_event, sqs_record
 from tests.vectors import INVALID, VALID, raw_body
-
-
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """What the JSON logger writes (to stdout in Lambda), as its formatter writes it."""
-    buffer = io.StringIO()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(previous)
 
 
 def json_lines(output: io.StringIO) -> list[dict[str, Any]]:
