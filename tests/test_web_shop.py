@@ -15,12 +15,11 @@ from local_stack.resources import Provisioned
 from order_contracts import CurrencyMismatch, PriceChanged, StockShortage, UnsupportedCurrency
 from order_contracts.events import RejectionReason
 from order_web import create_app
-from order_web.adapters import Catalog, IntakePublisher
+from order_web.adapters import Catalog
 from order_web.security import HEADERS
-from order_web.services import CLIENT_CONFIG, WebServices, build_services
 from tests.conftest import Inventory, invoke
 from tests.factories import sqs_record
-from tests.test_web_api import intake_messages, web_settings
+from tests.test_web_app import intake_messages, order_form, unreachable_intake, web_settings
 
 
 @pytest.fixture
@@ -35,25 +34,6 @@ def shop_app(aws: Provisioned, inventory: Inventory) -> Flask:
 def shop(shop_app: Flask) -> Iterator[FlaskClient]:
     with shop_app.test_client() as client:
         yield client
-
-
-def form_fields(client: FlaskClient) -> dict[str, str]:
-    """The hidden fields of a freshly rendered order form (CSRF token, idempotency key)."""
-    page = client.get("/").get_data(as_text=True)
-    return dict(
-        re.findall(r'name="(csrf_token|idempotency_key)" type="hidden" value="([^"]+)"', page)
-    )
-
-
-def order_form(client: FlaskClient, **fields: str) -> dict[str, str]:
-    return {
-        **form_fields(client),
-        "name": "Ada Lovelace",
-        "email": "ada@example.com",
-        "country": "gb",
-        "qty_MUG-BLUE": "2",
-        **fields,
-    }
 
 
 def place(client: FlaskClient, **fields: str) -> str:
@@ -144,13 +124,7 @@ def test_invalid_forms_are_400_say_why_and_publish_nothing(
 def test_sns_unreachable_says_try_again_and_publishes_nothing(
     aws: Provisioned, inventory: Inventory
 ) -> None:
-    settings = web_settings(aws)
-    reachable = build_services(settings)
-    unreachable = boto3.client("sns", endpoint_url="http://127.0.0.1:9", config=CLIENT_CONFIG)
-    services = WebServices(
-        IntakePublisher(unreachable, "arn:x"), reachable.catalog, reachable.statuses
-    )
-    client = create_app({"SETTINGS": settings, "SERVICES": services, "TESTING": True}).test_client()
+    client = unreachable_intake(aws).test_client()
 
     response = client.post("/orders", data=order_form(client))
 

@@ -39,9 +39,11 @@ def test_the_wheel_carries_the_app_its_files_and_the_contract(wheel: Path) -> No
     for name in (
         "order_web/__init__.py",
         "order_web/gunicorn_conf.py",
+        "order_web/publisher.py",
         "order_web/templates/storefront.html",
         "order_web/static/style.css",
         "order_contracts/order.py",
+        "order_contracts/status.py",
     ):
         assert name in names, name
     metadata = zipfile.ZipFile(wheel).read("order_web-0.1.0.dist-info/METADATA").decode()

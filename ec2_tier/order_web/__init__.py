@@ -4,20 +4,16 @@ It has no JSON API: integrators use the order API (API Gateway, IAM-signed reque
 shoppers check out as guests through the form, which carries a CSRF token.
 """
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from order_contracts import correlation_id_or
-from order_web import security
+from order_web import logs, security
 from order_web.extensions import csrf
 from order_web.services import WebServices, build_services
 from order_web.settings import WebSettings
-
-CORRELATION_HEADER = "X-Correlation-Id"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -41,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)  # type: ignore[method-assign]
     app.extensions["order_web"] = web_services
 
+    logs.init_app(app)  # first, so even a request refused by CSRF has its correlation id
     csrf.init_app(app)
     security.init_app(app)
 
@@ -48,16 +45,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(shop.bp)
-
-    @app.before_request
-    def assign_correlation_id() -> None:
-        g.correlation_id = correlation_id_or(
-            request.headers.get(CORRELATION_HEADER), uuid.uuid4().hex
-        )
-
-    @app.after_request
-    def echo_correlation_id(response: Response) -> Response:
-        response.headers[CORRELATION_HEADER] = g.get("correlation_id", "")
-        return response
 
     return app

@@ -1,177 +1,20 @@
-"""The web tier's AWS access: publish OrderPlaced, read the catalog and an order's status."""
+"""The web tier's readers: the catalog, and an order's status as the pipeline recorded it.
+
+Publishing OrderPlaced (the group-commit publisher) is order_web.publisher.
+"""
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 
-from pydantic import TypeAdapter
+from boto3.dynamodb.types import TypeDeserializer
 
-from order_contracts import OrderPlaced
-from order_contracts.events import RejectionReason
+from order_contracts.status import OrderStatusView
+from order_web.orders import CatalogItem
 
-
-@dataclass(frozen=True)
-class CatalogItem:
-    sku: str
-    name: str
-    price: Decimal
-    currency: str
-    in_stock: bool
-
-
-class IntakeUnavailable(RuntimeError):
-    """order-intake did not accept the order: the shopper is told to try again."""
-
-
-@dataclass(eq=False)
-class _Waiting:
-    """One request's message, and what SNS answered for it."""
-
-    message: str
-    attributes: dict[str, dict[str, str]]
-    wakeup: threading.Event = field(default_factory=threading.Event)
-    message_id: str | None = None
-    error: IntakeUnavailable | None = None
-    # Handed over by the request that sent the previous batch: this thread sends it.
-    batch_to_send: "list[_Waiting] | None" = None
-
-    @cached_property  # read under the publisher's lock, possibly twice per batch: once
-    def size(self) -> int:
-        """Bytes SNS counts against a batch's 256 KiB: the body and every attribute."""
-        return len(self.message.encode()) + sum(
-            len(name) + len(value["DataType"]) + len(value["StringValue"].encode())
-            for name, value in self.attributes.items()
-        )
-
-    def answer(self, message_id: str | None = None, error: IntakeUnavailable | None = None) -> None:
-        self.message_id, self.error = message_id, error
-        self.wakeup.set()
-
-
-class IntakePublisher:
-    """Publishes OrderPlaced to order-intake, the one topic the web hosts may publish to.
-
-    Group commit: requests that arrive while SNS calls are in flight share the next one
-    (PublishBatch, up to 10 messages and 256 KiB). A request still returns only once SNS has
-    accepted its own message, so the confirmation page keeps meaning "in the pipeline" and a
-    failure is that request's 503. Nobody waits for a batch to fill: a lone order is sent at
-    once by its own thread, as before. There are no background threads: the request that
-    finishes a call hands the next batch to the oldest waiting request, whose thread sends it.
-    """
-
-    MAX_ENTRIES = 10
-    MAX_BATCH_BYTES = 256 * 1024
-    # Past the client's own retries (3 attempts of 2 s connect + 5 s read): a safety net.
-    ANSWER_TIMEOUT_SECONDS = 25.0
-
-    def __init__(self, client: Any, topic_arn: str, calls_in_flight: int = 2) -> None:
-        self._sns = client
-        self._topic_arn = topic_arn
-        self._calls_in_flight = calls_in_flight
-        self._lock = threading.Lock()
-        self._waiting: deque[_Waiting] = deque()
-        self._sending = 0
-
-    def publish(self, placed: OrderPlaced) -> str:
-        """Publish the event; return SNS's message id once SNS has accepted it."""
-        mine = _Waiting(
-            placed.to_json(),
-            {
-                name: {"DataType": "String", "StringValue": value}
-                for name, value in placed.attributes().items()
-            },
-        )
-        with self._lock:
-            self._waiting.append(mine)
-            if self._sending < self._calls_in_flight:
-                self._sending += 1
-                mine.batch_to_send = self._take_batch()
-        while True:
-            if mine.batch_to_send is not None:
-                batch, mine.batch_to_send = mine.batch_to_send, None
-                try:
-                    self._send(batch)
-                finally:
-                    self._hand_over()
-            if mine.error is not None:
-                raise mine.error
-            if mine.message_id is not None:
-                return mine.message_id
-            if not mine.wakeup.wait(self.ANSWER_TIMEOUT_SECONDS):
-                self._give_up(mine)
-            mine.wakeup.clear()
-
-    @property
-    def backlog(self) -> int:
-        """Messages waiting for an SNS call."""
-        return len(self._waiting)
-
-    def _take_batch(self) -> list[_Waiting]:
-        """The oldest waiting messages, up to SNS's limits (call with the lock held)."""
-        batch = [self._waiting.popleft()]
-        size = batch[0].size
-        while (
-            self._waiting
-            and len(batch) < self.MAX_ENTRIES
-            and size + self._waiting[0].size <= self.MAX_BATCH_BYTES
-        ):
-            size += self._waiting[0].size
-            batch.append(self._waiting.popleft())
-        return batch
-
-    def _hand_over(self) -> None:
-        """Give the next batch to its oldest request's thread, or free this call's slot."""
-        with self._lock:
-            if not self._waiting:
-                self._sending -= 1
-                return
-            batch = self._take_batch()
-            batch[0].batch_to_send = batch
-        batch[0].wakeup.set()
-
-    def _give_up(self, mine: _Waiting) -> None:
-        """Stop waiting, unless this request's turn to send has come (the batch must go)."""
-        with self._lock:
-            if mine.batch_to_send is not None:
-                return
-            if mine in self._waiting:  # never sent: drop it, the shopper is told to retry
-                self._waiting.remove(mine)
-        if mine.message_id is None and mine.error is None:
-            mine.error = IntakeUnavailable("order-intake did not answer in time")
-
-    def _send(self, batch: list[_Waiting]) -> None:
-        try:
-            response = self._sns.publish_batch(
-                TopicArn=self._topic_arn,
-                PublishBatchRequestEntries=[
-                    {
-                        "Id": str(index),
-                        "Message": item.message,
-                        "MessageAttributes": item.attributes,
-                    }
-                    for index, item in enumerate(batch)
-                ],
-            )
-        except Exception as error:  # noqa: BLE001 - every waiting request must hear of it
-            for item in batch:
-                unavailable = IntakeUnavailable(f"{type(error).__name__}: {error}")
-                unavailable.__cause__ = error
-                item.answer(error=unavailable)
-            return
-        for accepted in response.get("Successful", []):
-            batch[int(accepted["Id"])].answer(message_id=accepted["MessageId"])
-        for refused in response.get("Failed", []):
-            reason = f"{refused.get('Code')}: {refused.get('Message', '')}"
-            batch[int(refused["Id"])].answer(error=IntakeUnavailable(reason))
-        for item in batch:  # SNS answers for every entry; never leave a request hanging
-            if item.message_id is None and item.error is None:
-                item.answer(error=IntakeUnavailable("SNS did not answer for it"))
+_deserializer = TypeDeserializer()
 
 
 class Catalog:
@@ -230,33 +73,12 @@ def _catalog_item(item: dict[str, Any]) -> CatalogItem:
     )
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    status: str
-    at: datetime
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class OrderStatus:
-    """What the pipeline recorded of an order: where it is, how it got there and, if it was
-    rejected, why."""
-
-    order_id: str
-    status: str
-    history: list[HistoryEntry] = field(default_factory=list)
-    rejection: list[RejectionReason] = field(default_factory=list)
-
-
-_REJECTION_REASONS: TypeAdapter[list[RejectionReason]] = TypeAdapter(list[RejectionReason])
-
-
 class OrderStatuses:
     def __init__(self, client: Any, table: str) -> None:
         self._dynamodb = client
         self._table = table
 
-    def status(self, order_id: str) -> OrderStatus | None:
+    def status(self, order_id: str) -> OrderStatusView | None:
         """The order's status, history and rejection reasons as the pipeline recorded them."""
         response = self._dynamodb.get_item(
             TableName=self._table,
@@ -266,31 +88,6 @@ class OrderStatuses:
         )
         if "Item" not in response:
             return None
-        item = {key: _plain(value) for key, value in response["Item"].items()}
-        return OrderStatus(
-            order_id=item["order_id"],
-            status=item["status"],
-            history=[
-                HistoryEntry(
-                    entry["status"], datetime.fromisoformat(entry["at"]), entry.get("detail", "")
-                )
-                for entry in item.get("history", [])
-            ],
-            # The contract validates what fulfillment stored: each reason can say itself in words.
-            rejection=_REJECTION_REASONS.validate_python(item.get("rejection", [])),
-        )
-
-
-def _plain(value: dict[str, Any]) -> Any:
-    """A DynamoDB attribute value as plain Python: numbers written without a point as int (the
-    contract's counts are strict ints), the others as exact Decimal (prices)."""
-    (kind, inner), *_ = value.items()
-    if kind == "N":
-        return int(inner) if inner.lstrip("-").isdigit() else Decimal(inner)
-    if kind == "M":
-        return {key: _plain(item) for key, item in inner.items()}
-    if kind == "L":
-        return [_plain(item) for item in inner]
-    if kind == "NULL":
-        return None
-    return inner  # S, BOOL: already plain (the status item holds no binary or sets)
+        item = {key: _deserializer.deserialize(value) for key, value in response["Item"].items()}
+        # The contract validates what fulfillment stored: each reason can say itself in words.
+        return OrderStatusView.from_item(item)

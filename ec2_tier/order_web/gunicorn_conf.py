@@ -3,7 +3,7 @@
 The app is I/O-bound: a request spends most of its time waiting on SNS or DynamoDB. So each
 worker runs threads (gthread) that overlap those waits, and there are as many worker
 processes as cores, for CPU parallelism and so one crashed process does not take the host
-down. Orders in flight together in one worker share an SNS call (order_web.adapters'
+down. Orders in flight together in one worker share an SNS call (order_web.publisher's
 group commit), so more threads mean fuller batches: on a 2-core host (bench/), 16 threads
 per worker took about 1.5x the orders per second of 8.
 """
@@ -35,28 +35,30 @@ control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "/tmp/order-web-gunic
 
 accesslog = "-"
 errorlog = "-"
-access_log_format = (
-    '{"time": "%(t)s", "remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", '
-    '"status": %(s)s, "bytes": "%(B)s", "duration_us": %(D)s, '
-    '"correlation_id": "%({x-correlation-id}o)s", "user_agent": "%(a)s"}'
-)
+# The access line's message; its fields (path, status, correlation_id, ...) are written as
+# keys of the JSON line by order_web.logs.AccessJsonFormatter, in the Lambda functions' dialect.
+access_log_format = "%(m)s %(U)s %(s)s"
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        # Any logger's line written during a request (the app's, botocore's) gets its ids.
+        "request": {"()": "order_web.logs.RequestContext"},
+    },
     "formatters": {
         "json": {"()": "order_web.logs.JsonFormatter"},
-        # The access line is already JSON: print it as it is.
-        "raw": {"format": "%(message)s"},
+        "access": {"()": "order_web.logs.AccessJsonFormatter"},
     },
     "handlers": {
         "error": {
             "class": "logging.StreamHandler",
             "formatter": "json",
+            "filters": ["request"],
             "stream": "ext://sys.stderr",
         },
         "access": {
             "class": "logging.StreamHandler",
-            "formatter": "raw",
+            "formatter": "access",
             "stream": "ext://sys.stdout",
         },
     },

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 import boto3
 from botocore.config import Config
 
-from order_web.adapters import Catalog, IntakePublisher, OrderStatuses
+from order_web.adapters import Catalog, OrderStatuses
+from order_web.publisher import IntakePublisher
 from order_web.settings import WebSettings
 
 # A shopper is waiting: few, quick retries (with jitter) before answering "try again".

@@ -8,8 +8,6 @@ order exists.
 
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -28,24 +26,35 @@ from werkzeug.wrappers import Response
 from wtforms import EmailField, HiddenField, IntegerField, StringField
 from wtforms.validators import DataRequired, NumberRange, Optional, Regexp
 
-from order_contracts import Order, OrderRequest, guest_customer_id, order_placed
+from order_contracts import Order, order_placed
 from order_contracts.errors import describe_validation_error
 from order_contracts.order import MAX_QUANTITY
-from order_web.adapters import CatalogItem, IntakeUnavailable, OrderStatus
+from order_contracts.status import OrderStatusView
 from order_web.extensions import services, utc_now
+from order_web.orders import (
+    CartRefused,
+    CatalogItem,
+    EmptyCart,
+    MixedCurrencies,
+    Shopper,
+    idempotency_key,
+    web_order,
+    web_order_id,
+)
+from order_web.publisher import IntakeUnavailable
 
 bp = Blueprint("shop", __name__)
-FINAL_STATUSES = {"CONFIRMED", "REJECTED"}
 # How many recent submissions a session remembers, to answer a double submit and to show
 # their status pages. Each is a 32-character key and a 64-character fingerprint: with twenty
 # the signed session cookie is about 1.7 KB, well under browsers' 4 KB per cookie.
 _REMEMBERED = 20
-WEB_ORDER_PREFIX = "web-"
-
-
-def web_order_id(idempotency_key: str) -> str:
-    """A web order's id: the form's idempotency key, so a second post is the same order."""
-    return f"{WEB_ORDER_PREFIX}{idempotency_key}"
+# What the shopper is told when the chosen items cannot make one order.
+_CART_REFUSALS: dict[type[CartRefused], str] = {
+    EmptyCart: "Choose at least one item.",
+    MixedCurrencies: (
+        "One order takes items priced in one currency; place a second order for the others."
+    ),
+}
 
 
 class CustomerForm(FlaskForm):  # type: ignore[misc]
@@ -89,29 +98,23 @@ def place_order() -> Response | tuple[str, int]:
     catalog = services().catalog.items()
     form = order_form(catalog)
     if not form.validate_on_submit():
-        return render_template("storefront.html", catalog=catalog, form=form), 400
+        return _storefront(catalog, form, 400)
     key: str = form.idempotency_key.data or ""
+    g.order_id = web_order_id(key)  # on every log line of this request from here on
     try:
-        request_body = _order_request(form, catalog)
-        order = Order.from_request(web_order_id(key), request_body)
-    except _NoLines:
-        flash("Choose at least one item.")
-        return render_template("storefront.html", catalog=catalog, form=form), 400
-    except _MixedCurrencies:
-        flash("One order takes items priced in one currency; place a second order for the others.")
-        return render_template("storefront.html", catalog=catalog, form=form), 400
-    except ValidationError as error:
-        for problem in describe_validation_error(error):
-            flash(f"{problem.field}: {problem.message}")
-        return render_template("storefront.html", catalog=catalog, form=form), 400
+        order = web_order(key, _shopper(form), _quantities(form, catalog), catalog)
+    except (CartRefused, ValidationError) as refused:
+        for message in _refusal_messages(refused):
+            flash(message)
+        return _storefront(catalog, form, 400)
 
     remembered = _remembered()
     previous = remembered.get(key)
     if previous == order.fingerprint():  # the same form sent twice: one order
-        return redirect(url_for("shop.confirmation", order_id=order.order_id), code=303)
+        return _to_confirmation(order)
     if previous is not None:
         flash("This form was already sent with other items. Start a new order below.")
-        return render_template("storefront.html", catalog=catalog, form=order_form(catalog)), 409
+        return _storefront(catalog, order_form(catalog), 409)
 
     placed = order_placed(order, source="web", correlation_id=g.correlation_id, now=utc_now())
     try:
@@ -119,12 +122,12 @@ def place_order() -> Response | tuple[str, int]:
     except IntakeUnavailable:
         current_app.logger.exception("order-intake unreachable")
         flash("We could not take your order just now. Nothing was charged; please try again.")
-        return render_template("storefront.html", catalog=catalog, form=form), 503
+        return _storefront(catalog, form, 503)
     remembered[key] = order.fingerprint()
     session["orders"] = [[key, fingerprint] for key, fingerprint in remembered.items()][
         -_REMEMBERED:
     ]
-    return redirect(url_for("shop.confirmation", order_id=order.order_id), code=303)
+    return _to_confirmation(order)
 
 
 @bp.get("/orders/<order_id>/thanks")
@@ -137,9 +140,8 @@ def order_status(order_id: str) -> str:
     order_id = _placed_here(order_id)
     status = services().statuses.status(order_id)
     if status is None:  # published, not yet recorded by fulfillment (seconds at most)
-        status = OrderStatus(order_id=order_id, status="RECEIVED")
-    refresh = status.status not in FINAL_STATUSES
-    return render_template("status.html", status=status, refresh=refresh)
+        status = OrderStatusView(order_id=order_id, status="RECEIVED")
+    return render_template("status.html", status=status, refresh=not status.is_final)
 
 
 @bp.app_template_filter("readable_time")
@@ -147,6 +149,34 @@ def readable_time(moment: datetime) -> str:
     """A recorded time for people: "21 Nov 2026, 14:03:07 UTC" (no script, so no local zone)."""
     moment = moment.astimezone(UTC)
     return f"{moment.day} {moment:%b %Y, %H:%M:%S} UTC"
+
+
+def _storefront(catalog: list[CatalogItem], form: CustomerForm, status: int) -> tuple[str, int]:
+    return render_template("storefront.html", catalog=catalog, form=form), status
+
+
+def _to_confirmation(order: Order) -> Response:
+    return redirect(url_for("shop.confirmation", order_id=order.order_id), code=303)
+
+
+def _shopper(form: CustomerForm) -> Shopper:
+    return Shopper(
+        name=form.name.data or "", email=form.email.data or "", country=form.country.data or ""
+    )
+
+
+def _quantities(form: CustomerForm, catalog: list[CatalogItem]) -> dict[str, int]:
+    """The quantity typed for each SKU; 0 where the field was left empty."""
+    return {item.sku: getattr(form, f"qty_{item.sku}").data or 0 for item in catalog}
+
+
+def _refusal_messages(refused: CartRefused | ValidationError) -> list[str]:
+    """Why the form is not an order, in words for the shopper: the one place that says it."""
+    if isinstance(refused, ValidationError):
+        return [
+            f"{problem.field}: {problem.message}" for problem in describe_validation_error(refused)
+        ]
+    return [_CART_REFUSALS[type(refused)]]
 
 
 def _remembered() -> dict[str, str]:
@@ -159,46 +189,8 @@ def _remembered() -> dict[str, str]:
 
 def _placed_here(order_id: str) -> str:
     """The order id if this session placed the order, else 404 (as for an unknown order)."""
-    key = order_id.removeprefix(WEB_ORDER_PREFIX)
-    if key == order_id or key not in _remembered():
+    key = idempotency_key(order_id)
+    if key is None or key not in _remembered():
         abort(404)
+    g.order_id = order_id
     return order_id
-
-
-class _NoLines(ValueError):
-    pass
-
-
-class _MixedCurrencies(ValueError):
-    pass
-
-
-def _order_request(form: CustomerForm, catalog: list[CatalogItem]) -> OrderRequest:
-    """The order as the contract has it, priced from the catalog (never from the browser)."""
-    chosen = [
-        (item, quantity)
-        for item in catalog
-        if (quantity := getattr(form, f"qty_{item.sku}").data or 0) > 0
-    ]
-    if not chosen:
-        raise _NoLines
-    currencies = {item.currency for item, _ in chosen}
-    if len(currencies) > 1:
-        raise _MixedCurrencies
-    email = (form.email.data or "").strip()
-    body: dict[str, Any] = {
-        "customer": {
-            # Web shoppers check out as guests: their email is their identity.
-            "customer_id": guest_customer_id(email),
-            "name": form.name.data,
-            "email": email,
-            "country": (form.country.data or "").upper(),
-        },
-        "currency": currencies.pop(),
-        "lines": [
-            {"sku": item.sku, "quantity": quantity, "unit_price": item.price}
-            for item, quantity in chosen
-        ],
-        "total": sum((item.price * quantity for item, quantity in chosen), Decimal(0)),
-    }
-    return OrderRequest.model_validate(body)

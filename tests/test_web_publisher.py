@@ -1,4 +1,4 @@
-"""The web tier's group-commit publisher: requests that arrive together share an SNS call."""
+"""order_web.publisher, group commit: requests that arrive together share an SNS call."""
 
 import json
 import threading
@@ -9,10 +9,10 @@ import pytest
 from botocore.stub import Stubber
 
 from local_stack.resources import Provisioned
-from order_web.adapters import IntakePublisher, IntakeUnavailable
+from order_web.publisher import IntakePublisher, IntakeUnavailable
 from order_web.services import CLIENT_CONFIG
 from tests.factories import order, placed
-from tests.test_web_api import intake_messages
+from tests.test_web_app import intake_messages
 
 
 class HeldCalls:
