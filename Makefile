@@ -4,32 +4,79 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt chalice_app/requirements.txt | cksum | cut -d' ' -f1)
+# checkov and Ansible each have an environment of their own: checkov pins an old boto3 the
+# main one must not get; the ansible package (with the amazon.aws and community.aws
+# collections, never fetched from Galaxy) is ~600 MB.
+CHECKOV_VENV ?= .venv-checkov
+ANSIBLE_VENV ?= .venv-ansible
+# $(call venv-stamp,DIR,FILES): the stamp of the environment in DIR, named after the checksum
+# of its requirements FILES, so that editing one rebuilds the environment.
+venv-stamp = $(1)/.installed-$(shell cat $(2) | cksum | cut -d' ' -f1)
+STAMP := $(call venv-stamp,$(VENV),requirements-dev.txt chalice_app/requirements.txt)
+CHECKOV_STAMP := $(call venv-stamp,$(CHECKOV_VENV),requirements-checkov.txt)
+ANSIBLE_STAMP := $(call venv-stamp,$(ANSIBLE_VENV),requirements-ansible.txt)
 export PYTHONPATH := $(CURDIR):$(CURDIR)/chalice_app:$(CURDIR)/ec2_tier
 # chalice package and boto3 need a region even offline; the local stack uses this one.
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help run redrive test lint typecheck unit bench wheel package lock clean system-packages
+.PHONY: help run redrive test lint typecheck templates playbooks-lint unit system-packages \
+	bench bench-tools wheel wheelhouse package ansible-venv lock clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
+	  '{ name[NR] = $$1; text[NR] = $$2; if (length($$1) > width) width = length($$1) } \
+	  END { for (i = 1; i <= NR; i++) printf "  make %-" width "s  %s\n", name[i], text[i] }'
+
+# $(call apt-install,PACKAGES,WHO): install the missing Debian packages, or say how (root).
+define apt-install
+@if [ -n "$(1)" ]; then \
+  if [ "$$(id -u)" != 0 ]; then \
+    echo "$(2) needs Debian packages that are missing, and installing them needs root:"; \
+    echo "  sudo apt-get install -y --no-install-recommends $(1)"; exit 1; \
+  fi; \
+  echo "==> Installing $(1) from Debian's packages (first run only, a minute or two)"; \
+  export DEBIAN_FRONTEND=noninteractive; \
+  apt-get update -q && apt-get install -y -q --no-install-recommends $(1); \
+fi
+endef
+
+# $(call venv,DIR,HOW LONG): the recipe of an environment's stamp ($@): DIR built from the
+# pinned requirements file that is the stamp's first prerequisite ($<).
+define venv
+@echo "==> Setting up $(1) from $< (first run only, $(2))"
+@test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+@$(1)/bin/python -m pip install --quiet --upgrade pip
+@$(1)/bin/python -m pip install --progress-bar on -r $<
+@rm -f $(1)/.installed-* && touch $@
+endef
 
 $(STAMP): requirements-dev.txt chalice_app/requirements.txt
-	@echo "==> Setting up $(VENV) from requirements-dev.txt (first run only, about a minute)"
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --progress-bar on -r requirements-dev.txt
-	@rm -f $(VENV)/.installed-* && touch $@
+	$(call venv,$(VENV),about a minute)
 
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(call venv,$(CHECKOV_VENV),about a minute)
+
+$(ANSIBLE_STAMP): requirements-ansible.txt
+	$(call venv,$(ANSIBLE_VENV),two minutes or so)
+
+# exec: the shell make starts becomes the stack, whatever ARGS holds, so the stack is make's
+# own child: make forwards it SIGTERM, and it sees make die (--exit-with-parent), even by SIGKILL.
 run: $(STAMP) ## Run the whole pipeline locally on moto (make run ARGS=--help for options)
-	@$(BIN)/python -m local_stack $(ARGS)
+	@exec $(BIN)/python -m local_stack --exit-with-parent $(ARGS)
 
-AWS_PORT ?= 4566
-redrive: $(STAMP) ## Send a queue's dead letters back: make redrive QUEUE=order-fulfillment
-	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=order-fulfillment [AWS_PORT=4566]"; exit 2; }
-	@AWS_ENDPOINT_URL=http://127.0.0.1:$(AWS_PORT) AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
-	  $(BIN)/python -m local_stack.redrive $(QUEUE)
+# On AWS: the caller's account, credentials and region (AWS_REGION, AWS_DEFAULT_REGION or the
+# profile's), never the us-east-1 this Makefile sets for the local tools. LOCAL=1 (or
+# AWS_PORT=N): make run's local AWS on 127.0.0.1, with fake keys.
+REDRIVE_LOCAL := $(if $(LOCAL)$(AWS_PORT),--local $(if $(AWS_PORT),--aws-port $(AWS_PORT)))
+REDRIVE_ENV := $(if $(REDRIVE_LOCAL),,$(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION))
+redrive: $(STAMP) ## Dead letters back to their queue on AWS: QUEUE=order-fulfillment [LOCAL=1 | AWS_PORT=N]
+	@test -n "$(QUEUE)" || { \
+	  echo "usage: make redrive QUEUE=order-fulfillment                 on AWS, with your AWS environment"; \
+	  echo "       make redrive QUEUE=order-fulfillment LOCAL=1         on make run's local stack"; \
+	  echo "       make redrive QUEUE=order-fulfillment AWS_PORT=4566   on a local stack on that port"; \
+	  exit 2; }
+	@$(REDRIVE_ENV) $(BIN)/python -m ops.redrive $(REDRIVE_LOCAL) $(QUEUE)
 
 test: lint typecheck templates playbooks-lint system-packages unit ## Every check CI runs: ruff, mypy, templates, playbooks, pytest (e2e, browser, converge)
 
@@ -45,19 +92,6 @@ SYSTEM_PACKAGES := $(strip \
 	$(if $(wildcard /usr/sbin/debootstrap),,debootstrap) \
 	$(if $(wildcard /usr/bin/systemd-nspawn),,systemd-container) \
 	$(if $(wildcard /usr/bin/ssh-keygen),,openssh-client))
-
-# $(call apt-install,PACKAGES,WHO): install the missing Debian packages, or say how (root).
-define apt-install
-@if [ -n "$(1)" ]; then \
-  if [ "$$(id -u)" != 0 ]; then \
-    echo "$(2) needs Debian packages that are missing, and installing them needs root:"; \
-    echo "  sudo apt-get install -y --no-install-recommends $(1)"; exit 1; \
-  fi; \
-  echo "==> Installing $(1) from Debian's packages (first run only, a minute or two)"; \
-  export DEBIAN_FRONTEND=noninteractive; \
-  apt-get update -q && apt-get install -y -q --no-install-recommends $(1); \
-fi
-endef
 
 system-packages:
 	$(call apt-install,$(SYSTEM_PACKAGES),make test)
@@ -88,26 +122,12 @@ bench: $(STAMP) $(if $(findstring --help,$(ARGS)),,bench-tools) ## Web tier load
 
 # wrk (Debian's package) offers the web tier its load; only make bench needs it.
 BENCH_PACKAGES := $(if $(wildcard /usr/bin/wrk),,wrk)
-.PHONY: bench-tools
 bench-tools:
 	$(call apt-install,$(BENCH_PACKAGES),make bench)
 
 wheel: $(STAMP) ## Build the web tier's wheel into build/wheels (what the Ansible role installs)
 	@$(BIN)/pip wheel --quiet --no-deps --no-build-isolation -w build/wheels ./ec2_tier
 	@ls build/wheels/order_web-*.whl
-
-# Ansible in its own virtual environment: the ansible package (with the amazon.aws and
-# community.aws collections, never fetched from Galaxy) is ~600 MB and pinned apart.
-.PHONY: ansible-venv playbooks-lint wheelhouse
-ANSIBLE_VENV ?= .venv-ansible
-ANSIBLE_STAMP := $(ANSIBLE_VENV)/.installed-$(shell cat requirements-ansible.txt | cksum | cut -d' ' -f1)
-
-$(ANSIBLE_STAMP): requirements-ansible.txt
-	@echo "==> Setting up $(ANSIBLE_VENV) from requirements-ansible.txt (first run only, two minutes or so)"
-	@test -x $(ANSIBLE_VENV)/bin/python || $(PYTHON) -m venv $(ANSIBLE_VENV)
-	@$(ANSIBLE_VENV)/bin/python -m pip install --quiet --upgrade pip
-	@$(ANSIBLE_VENV)/bin/python -m pip install --progress-bar on -r requirements-ansible.txt
-	@rm -f $(ANSIBLE_VENV)/.installed-* && touch $@
 
 ansible-venv: $(ANSIBLE_STAMP) ## Set up .venv-ansible (ansible, ansible-lint) for playbooks/
 
@@ -121,33 +141,37 @@ wheelhouse: $(STAMP) ## The web tier's wheel and its pinned dependencies in buil
 	@$(BIN)/pip wheel --quiet --no-build-isolation -c requirements-dev.txt -w build/wheelhouse ./ec2_tier
 	@ls build/wheelhouse | wc -l | xargs echo "==> build/wheelhouse: wheels:"
 
-# checkov in its own virtual environment: it pins an old boto3 the main one must not get.
-.PHONY: templates
-CHECKOV_VENV ?= .venv-checkov
-CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | cksum | cut -d' ' -f1)
-
-$(CHECKOV_STAMP): requirements-checkov.txt
-	@echo "==> Setting up $(CHECKOV_VENV) from requirements-checkov.txt (first run only, about a minute)"
-	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	@$(CHECKOV_VENV)/bin/python -m pip install --progress-bar on -r requirements-checkov.txt
-	@rm -f $(CHECKOV_VENV)/.installed-* && touch $@
-
 templates: $(STAMP) $(CHECKOV_STAMP) ## cfn-lint and checkov on cloudformation/ and the packaged Chalice template
-	@$(BIN)/python -m local_stack.package build/chalice-lint >/dev/null
+	@$(BIN)/python -m deploy.package build/chalice-lint >/dev/null
 	@echo "==> cfn-lint (cloudformation/*.yaml, packaged Chalice template)"
 	@$(BIN)/cfn-lint cloudformation/*.yaml build/chalice-lint/sam.json
 	@echo "==> checkov (cloudformation/, packaged Chalice template)"
 	@$(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --quiet --compact -d cloudformation
 	@$(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --quiet --compact -f build/chalice-lint/sam.json
 
-package: $(STAMP) ## chalice package --merge-template into build/chalice
-	@$(BIN)/python -m local_stack.package build/chalice
+package: $(STAMP) ## chalice package --merge-template into build/chalice (deploy.package)
+	@$(BIN)/python -m deploy.package build/chalice
 
-lock: ## Re-pin requirements-dev.txt from a fresh environment (needs the registry)
-	@rm -rf build/lockvenv && $(PYTHON) -m venv build/lockvenv
-	@build/lockvenv/bin/pip install --quiet -r requirements-dev.txt --upgrade
-	@{ head -2 requirements-dev.txt; build/lockvenv/bin/pip freeze; } > requirements-dev.txt.new && mv requirements-dev.txt.new requirements-dev.txt
+# $(call lock,FILE[,CONSTRAINTS]): re-pin FILE. It names every package (no separate list of
+# direct dependencies is kept), so each gets its newest version compatible with the others
+# (and with CONSTRAINTS), resolved in a fresh environment; the pins replace the old ones
+# under FILE's header comment. A package nothing needs any more stays until removed by hand.
+# Without the exported PYTHONPATH, or pip would see (and pin) the repository's own packages.
+LOCK_PIP := env -u PYTHONPATH build/lock/bin/python -m pip
+define lock
+@echo "==> Re-pinning $(1) in a fresh environment (needs the package index)"
+@rm -rf build/lock && $(PYTHON) -m venv build/lock
+@grep -v '^#' $(1) | sed 's/==.*//' > build/lock/names.txt
+@$(LOCK_PIP) install --quiet --upgrade pip
+@$(LOCK_PIP) install --quiet -r build/lock/names.txt $(if $(2),-c $(2))
+@{ sed '/^[^#]/,$$d' $(1); $(LOCK_PIP) freeze; } > $(1).new && mv $(1).new $(1)
+endef
+
+lock: ## Re-pin requirements-dev.txt (within chalice_app's runtime pins), -checkov, -ansible
+	$(call lock,requirements-dev.txt,chalice_app/requirements.txt)
+	$(call lock,requirements-checkov.txt)
+	$(call lock,requirements-ansible.txt)
+	@rm -rf build/lock
 
 clean: ## Remove the virtual environments, node_modules and build output (the image cache too)
-	rm -rf $(VENV) .venv-checkov .venv-ansible build .pytest_cache .mypy_cache .ruff_cache test-output node_modules
+	rm -rf $(VENV) $(CHECKOV_VENV) $(ANSIBLE_VENV) build .pytest_cache .mypy_cache .ruff_cache test-output node_modules

@@ -134,8 +134,9 @@ def handlers_first_invocation(progress: Callable[[str], None]) -> dict[str, Any]
     """Each handler's import and first two invocations, each in a fresh interpreter."""
     from bench.orders import catalog_item, order_body
     from bench.pipeline import LINES
+    from chalicelib.adapters.sql.contacts import SqlContactBook
+    from chalicelib.adapters.sql.database import database_from_url
     from chalicelib.communications import Contact
-    from chalicelib.services import ledger_from_url
     from local_stack.event_source import lambda_sqs_record
     from local_stack.moto_server import LocalAws
     from local_stack.resources import provision
@@ -153,11 +154,8 @@ def handlers_first_invocation(progress: Callable[[str], None]) -> dict[str, Any]
         database_url = f"sqlite:///{directory}/billing.db"
         provisioned = provision(boto3.session.Session(), database_url)
         os.environ.update(provisioned.environment)
-        ledger_from_url(database_url)  # migrated by provision; contacts share the database
-        from chalicelib.adapters.sql_contacts import SqlContactBook
-        from chalicelib.services import runner_from_url
-
-        SqlContactBook(runner_from_url(database_url)).save_contact(
+        # Migrated by provision; contacts share the database.
+        SqlContactBook(database_from_url(database_url)).save_contact(
             Contact("cust-0001", "Ada", "ada@example.com")
         )
         inventory = boto3.resource("dynamodb").Table("inventory")
@@ -258,7 +256,7 @@ def package_size(progress: Callable[[str], None]) -> dict[str, Any]:
     """The deployment bundle `chalice package` builds (boto3 comes from the Lambda runtime)."""
     import zipfile
 
-    from local_stack.package import package
+    from deploy.package import package
 
     progress("chalice package (the deployment bundle)")
     with tempfile.TemporaryDirectory() as directory:

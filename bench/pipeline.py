@@ -111,8 +111,9 @@ def pipeline(orders: int, progress: Callable[[str], None]) -> dict[str, Any]:
     from moto import mock_aws
 
     from chalicelib import services
-    from chalicelib.adapters.sql_contacts import SqlContactBook
-    from chalicelib.adapters.sql_ledger import SqlLedger
+    from chalicelib.adapters.sql.contacts import SqlContactBook
+    from chalicelib.adapters.sql.database import database_from_url
+    from chalicelib.adapters.sql.ledger import SqlLedger
     from chalicelib.communications import Contact
     from chalicelib.observability import logger
     from chalicelib.settings import Settings
@@ -125,7 +126,6 @@ def pipeline(orders: int, progress: Callable[[str], None]) -> dict[str, Any]:
         progress("provisioning the resources on moto (in process)")
         database_url = f"sqlite:///{directory}/billing.db"
         provisioned = provision(boto3.session.Session(), database_url)
-        os.environ.update(provisioned.environment)
         # S3 announces a new notification configuration with a test event: not an order.
         boto3.client("sqs").purge_queue(QueueUrl=provisioned.queue_urls["order-fulfillment"])
         table = boto3.resource("dynamodb").Table("inventory")
@@ -135,9 +135,10 @@ def pipeline(orders: int, progress: Callable[[str], None]) -> dict[str, Any]:
 
         logger.setLevel("WARNING")  # one INFO line per order would drown the figures
         usage, lambda_polls = Usage(), Usage()
-        built = services.build_services(Settings.from_env(), _counting(usage))
+        settings = Settings.from_env(provisioned.environment)
+        built = services.build_services(settings, _counting(usage))
         # On AWS each SQL statement is one Data API request: count them the same way.
-        sql = CountingSqlRunner(services.runner_from_url(database_url), usage.requests)
+        sql = CountingSqlRunner(database_from_url(database_url), usage.requests)
         built = replace(built, ledger=SqlLedger(sql), contacts=SqlContactBook(sql))
         services.set_services(built)
         built.contacts.save_contact(Contact("cust-0001", "Ada", "ada@example.com"))

@@ -84,17 +84,17 @@ def restock(sku: str) -> Response:
 
 @app.on_sqs_message(queue=FULFILLMENT_QUEUE, batch_size=10)
 def process_order(event: SQSEvent) -> Any:
-    return consumers.process_intake_batch(event.to_dict(), event.context, get_services())
+    return consumers.process_order(event.to_dict(), event.context, get_services())
 
 
 @app.on_sqs_message(queue=BILLING_QUEUE, batch_size=10)
 def initiate_billing(event: SQSEvent) -> Any:
-    return consumers.bill_reserved_batch(event.to_dict(), event.context, get_services())
+    return consumers.initiate_billing(event.to_dict(), event.context, get_services())
 
 
 @app.on_sqs_message(queue=NOTIFICATIONS_QUEUE, batch_size=10)
 def customer_communications(event: SQSEvent) -> Any:
-    return consumers.notify_customers_batch(event.to_dict(), event.context, get_services())
+    return consumers.customer_communications(event.to_dict(), event.context, get_services())
 
 
 @app.on_sns_message(topic=SES_FEEDBACK_TOPIC)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import boto3
 
-from chalicelib.services import ledger_from_url
+from chalicelib.adapters.sql.database import database_from_url
+from chalicelib.adapters.sql.ledger import SqlLedger
 from deploy.stage_config import CHALICE_DIR
 
 
@@ -41,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
     url = billing_database_url(arguments.chalice_dir, arguments.stage)
     session = boto3.session.Session(region_name=arguments.region)
-    applied = ledger_from_url(url, session).migrate()
+    applied = SqlLedger(database_from_url(url, session)).migrate()
     print(f"==> applied {', '.join(applied) if applied else 'nothing (up to date)'}")
 
 

@@ -2,7 +2,7 @@
 
 Starts a local AWS (moto) on 127.0.0.1 with every resource, the order API, the web tier under
 gunicorn, the queues' event sources and a dashboard; loads a demo catalog and customers;
-plays a short tour; then serves until Ctrl-C.
+plays a short tour; then serves until Ctrl-C, SIGTERM or SIGHUP, and stops everything.
 """
 
 import argparse
@@ -17,7 +17,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from local_stack.stack import Ports, StackError, Urls, local_stack, step
+from local_stack.stack import Ports, StackError, Urls, local_stack, parent_death_signal, step
+
+# Ctrl-C in a terminal, SIGTERM from a supervisor (make forwards it), SIGHUP from a closed
+# terminal: each stops everything, whether the stack is starting, touring or serving.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stop(BaseException):
+    """A stop signal arrived (a BaseException, as KeyboardInterrupt: never swallowed)."""
+
+
+def _stop(signal_number: int, _frame: object) -> None:
+    # Only the first signal unwinds: a second one (timeout signals the whole process group,
+    # and make forwards SIGTERM too) must not interrupt the teardown the first one started.
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+    raise Stop(signal_number)
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -66,25 +82,45 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--verbose", action="store_true", help="also print the handlers' logs and access lines"
     )
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one exits, even if it was killed "
+        "(make run passes it: a killed make leaves nothing running; Linux only)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
+    parent = os.getppid()
     arguments = parse_arguments(argv)
     if not arguments.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        for number in STOP_SIGNALS:
+            signal.signal(number, _stop)
+        if arguments.exit_with_parent:
+            _exit_with(parent)
+        return _run(arguments)
+    except Stop:
+        pass
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print("Stopped.", flush=True)
+    return 0
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    """Start the stack, play the tour, serve until a stop signal raises Stop; then stop it."""
     ports = Ports(
         arguments.aws_port, arguments.api_port, arguments.web_port, arguments.dashboard_port
     )
-    stopping = threading.Event()
-    # Ctrl-C in a terminal, SIGTERM from a supervisor: both stop everything cleanly.
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signal_number, lambda *_: stopping.set())
-    try:
-        with (
-            _state_dir(arguments.state_dir) as state_dir,
-            local_stack(ports, state_dir, arguments.verbose, arguments.retry_delay) as urls,
-        ):
+    with (
+        _state_dir(arguments.state_dir) as state_dir,
+        local_stack(ports, state_dir, arguments.verbose, arguments.retry_delay) as urls,
+    ):
+        try:
             if not arguments.no_tour:
                 from local_stack.tour import tour
 
@@ -93,19 +129,32 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             print_urls(urls)
             if arguments.urls_file is not None:
-                # Written whole, then renamed: a script waiting for it never reads half a file.
-                # It holds the local callers' secrets: readable by this user only.
-                partial = arguments.urls_file.with_suffix(".partial")
-                partial.touch(mode=0o600)
-                partial.write_text(json.dumps(urls.as_dict()))
-                partial.replace(arguments.urls_file)
+                _write_urls(urls, arguments.urls_file)
             print("Serving until Ctrl-C.", flush=True)
-            stopping.wait()
-    except StackError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print("Stopped.", flush=True)
+            threading.Event().wait()  # until a stop signal raises Stop
+        finally:
+            # Whatever ends the run, the teardown runs to its end: later signals are ignored.
+            for number in STOP_SIGNALS:
+                signal.signal(number, signal.SIG_IGN)
     return 0
+
+
+def _write_urls(urls: Urls, path: Path) -> None:
+    # Written whole, then renamed: a script waiting for it never reads half a file.
+    # It holds the local callers' secrets: readable by this user only.
+    partial = path.with_suffix(".partial")
+    partial.touch(mode=0o600)
+    partial.write_text(json.dumps(urls.as_dict()))
+    partial.replace(path)
+
+
+def _exit_with(parent: int) -> None:
+    """Have a SIGTERM sent to this process when its parent exits; if it already has, stop."""
+    signal_when_parent_exits = parent_death_signal(signal.SIGTERM)
+    if signal_when_parent_exits is not None:
+        signal_when_parent_exits()
+    if os.getppid() != parent:  # it exited before the kernel was told
+        raise SystemExit("the process that started this one has exited")
 
 
 @contextmanager

@@ -198,10 +198,11 @@ def provision(
 
 def prepare_billing_database(url: str) -> None:
     """Apply the migrations and load the recorded ECB rates (on AWS a schedule refreshes them)."""
+    from chalicelib.adapters.sql.database import database_from_url
+    from chalicelib.adapters.sql.ledger import SqlLedger
     from chalicelib.fx import RECORDED_RATES, parse_ecb_rates
-    from chalicelib.services import ledger_from_url
 
-    ledger = ledger_from_url(url)
+    ledger = SqlLedger(database_from_url(url))
     ledger.migrate()
     ledger.save_rates(parse_ecb_rates(RECORDED_RATES.read_bytes()))
 

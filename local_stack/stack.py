@@ -9,13 +9,14 @@ size the app declares, and delete only what the handler did not report as failed
 import logging
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -93,15 +94,19 @@ def local_stack(
             queues = tuple(replace(q, visibility_timeout=retry_delay) for q in RESOURCES.queues)
             resources = replace(RESOURCES, queues=queues)
         provisioned = provision(boto3.session.Session(), billing_database, resources)
-        os.environ.update(provisioned.environment)
+        # The handlers' settings go to them typed, not through this process's environment
+        # (which keeps only the endpoint and credentials boto3 reads).
+        from chalicelib.services import build_services, set_services
+        from chalicelib.settings import Settings
 
-        from chalicelib.services import get_services
+        services = build_services(Settings.from_env(provisioned.environment))
+        set_services(services)
 
         step("Loading the demo catalog (EUR, GBP, JPY, USD), customers and exchange rates")
-        demo_data.load(boto3.resource("dynamodb").Table("inventory"), get_services().contacts)
+        demo_data.load(boto3.resource("dynamodb").Table("inventory"), services.contacts)
         # The handlers' clients are built on first use (a Lambda cold start pays only for its
         # own); this process lives long, so build them now, not in the first burst of orders.
-        get_services().warm_up()
+        services.warm_up()
 
         app, module = _load_chalice_app(verbose)
         step("Issuing the order API's callers in the local IAM (users, policies, access keys)")
@@ -120,7 +125,7 @@ def local_stack(
 
         from local_stack.dashboard import LocalState, create_dashboard
 
-        state = LocalState(provisioned, get_services().ledger)
+        state = LocalState(provisioned, services.ledger)
         dashboard = running.enter_context(
             _serve(create_dashboard(state), ports.dashboard, "the dashboard")
         )
@@ -226,6 +231,10 @@ def _gunicorn(port: int, provisioned: Provisioned, state_dir: Path, verbose: boo
         pass_fds=(listener.fileno(),),
         stdout=None if verbose else log_file,
         stderr=subprocess.STDOUT,
+        # gunicorn must not outlive this process, however it ends: a SIGKILL, a crash, or a
+        # closed terminal's SIGHUP, which gunicorn's master takes as "reload" and survives.
+        # gunicorn's master does not watch its parent (its workers watch the master).
+        preexec_fn=parent_death_signal(signal.SIGTERM),
     )
     listener.close()  # gunicorn holds it now
     try:
@@ -245,13 +254,36 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Pa
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise StackError(f"gunicorn exited with {process.returncode}: see {log_path}")
+            if process.returncode < 0:  # a stop signal sent to the whole process group
+                ended = f"was stopped by {signal.Signals(-process.returncode).name}"
+            else:
+                ended = f"exited with {process.returncode}"
+            raise StackError(f"gunicorn {ended}: see {log_path}")
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
                 return
         except OSError:
             time.sleep(0.2)
     raise StackError(f"the web tier did not answer {url} within 60 s: see {log_path}")
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def parent_death_signal(signal_number: int) -> Callable[[], None] | None:
+    """Return a function that has Linux send its caller signal_number when the parent exits.
+
+    Whatever way the parent ends (SIGKILL too). None off Linux (macOS has no such call).
+    libc is resolved here, before any fork: the function then makes one foreign call, so it is
+    safe as a preexec_fn in a threaded process. The "parent" is the thread that started the
+    process: start children that use it from a thread that outlives them (the main thread).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return lambda: prctl(_PR_SET_PDEATHSIG, signal_number)
 
 
 @contextmanager

@@ -25,17 +25,20 @@ from order_contracts.events import (
 from order_contracts.money import is_currency, round_money
 from order_contracts.order import (
     ORDER_ID_PATTERN,
+    ORDER_ID_RULE,
     Customer,
     Order,
     OrderLine,
     OrderRequest,
     guest_customer_id,
+    is_order_id,
 )
 
 __all__ = [
     "CORRELATION_ID_ATTRIBUTE",
     "EVENT_TYPE_ATTRIBUTE",
     "ORDER_ID_PATTERN",
+    "ORDER_ID_RULE",
     "AnyEvent",
     "Billing",
     "CurrencyMismatch",
@@ -56,6 +59,7 @@ __all__ = [
     "error_body",
     "guest_customer_id",
     "is_currency",
+    "is_order_id",
     "order_placed",
     "parse_event",
     "round_money",

@@ -47,8 +47,12 @@ def error_body(code: str, message: str, problems: Sequence[FieldProblem] = ()) -
     return body
 
 
+def summary(problems: Sequence[FieldProblem]) -> str:
+    """One message naming every bad field, for the error body's "message"."""
+    return "; ".join(f"{problem.field}: {problem.message}" for problem in problems)
+
+
 def validation_error_body(error: ValidationError) -> dict[str, Any]:
     """Error body for an invalid order: the message names every bad field."""
     problems = describe_validation_error(error)
-    summary = "; ".join(f"{problem.field}: {problem.message}" for problem in problems)
-    return error_body("invalid_order", summary, problems)
+    return error_body("invalid_order", summary(problems), problems)

@@ -2,9 +2,11 @@
 
 import hashlib
 import json
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
+from iso3166 import countries_by_alpha2
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -19,6 +21,7 @@ from pydantic_core import PydanticCustomError
 from order_contracts.money import has_at_most_minor_units, is_currency, round_money
 
 ORDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+ORDER_ID_RULE = "must be 1-64 letters, digits, '-' or '_'"
 SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{0,31}$"
 # Deliberately simple: SES is the real judge of deliverability; this only rejects typos.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -27,6 +30,24 @@ MAX_QUANTITY = 1000
 # Customers of the storefront check out as guests: no account, so no row in the contact
 # book. Their id carries this prefix and the details typed at checkout are their contact.
 GUEST_CUSTOMER_PREFIX = "guest-"
+
+
+_ORDER_ID = re.compile(ORDER_ID_PATTERN)
+
+
+def is_order_id(text: str) -> bool:
+    """Tell whether text can be an order id (ORDER_ID_RULE), as every door checks a URL's."""
+    return _ORDER_ID.fullmatch(text) is not None
+
+
+def _check_country(code: str) -> str:
+    # The pattern has made it two capitals; ISO 3166-1 (the iso3166 package, a 9 KB table
+    # where pycountry would add 22 MB of translations to the Lambda bundle) says if assigned.
+    if code not in countries_by_alpha2:
+        raise PydanticCustomError(
+            "country", "'{code}' is not an ISO 3166-1 alpha-2 country code", {"code": code}
+        )
+    return code
 
 
 def _check_currency(code: str) -> str:
@@ -59,7 +80,9 @@ class Customer(ContractModel):
     customer_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     email: Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN)]
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    country: Annotated[
+        str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_check_country)
+    ]
 
     @property
     def is_guest(self) -> bool:

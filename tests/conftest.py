@@ -1,7 +1,9 @@
+import dataclasses
 import io
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,14 @@ from moto import mock_aws
 
 from app import app
 from chalicelib.observability import logger
-from chalicelib.services import reset_services
+from chalicelib.services import (
+    Services,
+    build_services,
+    get_services,
+    reset_services,
+    set_services,
+)
+from chalicelib.settings import Settings
 from local_stack.resources import Provisioned, provision
 from order_contracts import Order
 
@@ -30,16 +39,31 @@ def offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@contextmanager
+def services_of(provisioned: Provisioned) -> Iterator[Services]:
+    """The handlers' services, built from the settings of these resources; dropped after."""
+    services = build_services(Settings.from_env(provisioned.environment))
+    set_services(services)
+    try:
+        yield services
+    finally:
+        reset_services()
+
+
+def replace_services(**changes: Any) -> Services:
+    """Swap some of the handlers' services (a failing store, another mailer) for this test."""
+    services = dataclasses.replace(get_services(), **changes)
+    set_services(services)
+    return services
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Provisioned]:
+def aws(tmp_path: Path) -> Iterator[Provisioned]:
     """moto in process with every resource of the local resource description."""
     with mock_aws():
         provisioned = provision(boto3.session.Session(), f"sqlite:///{tmp_path / 'billing.db'}")
-        for name, value in provisioned.environment.items():
-            monkeypatch.setenv(name, value)
-        reset_services()
-        yield provisioned
-        reset_services()
+        with services_of(provisioned):
+            yield provisioned
 
 
 class Inventory:
@@ -56,6 +80,10 @@ class Inventory:
                 "currency": currency,
             }
         )
+
+    def unpriced(self, sku: str, units: int) -> None:
+        """An item with stock but no price or currency: not for sale."""
+        self._table.put_item(Item={"sku": sku, "stock": units})
 
     def sell_as(self, order: Order) -> None:
         """Price the order's SKUs as its lines do, in its currency; their stock stays as it is."""

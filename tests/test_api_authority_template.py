@@ -64,7 +64,7 @@ MESSAGE = "$context.error.messageString"
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from local_stack.package import package
+    from deploy.package import package
 
     template: dict[str, Any] = json.loads(
         package(tmp_path_factory.mktemp("sam") / "out").read_text()

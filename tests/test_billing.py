@@ -12,7 +12,15 @@ from chalicelib.adapters.order_store import ORDERS_REJECTED
 from chalicelib.services import get_services
 from local_stack.resources import Provisioned
 from order_contracts import Order, OrderReserved
-from tests.conftest import EventTap, Inventory, counter, invoke, order_item, queue_messages
+from tests.conftest import (
+    EventTap,
+    Inventory,
+    counter,
+    invoke,
+    order_item,
+    queue_messages,
+    replace_services,
+)
 from tests.factories import BILLING_QUEUE_ARN, order, placed, sqs_record
 
 RESERVED_AT = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)  # a Saturday: Friday's rates apply
@@ -96,8 +104,7 @@ def test_a_crash_between_ledger_and_status_bills_once_on_retry(
 ) -> None:
     reserved = reserve(client, order("ord-1"))
     published.drain()
-    services = get_services()
-    object.__setattr__(services, "store", FailingOnce(services.store))
+    services = replace_services(store=FailingOnce(get_services().store))
     record = billing_record(reserved)
 
     assert invoke(client, "initiate_billing", record) == [record["messageId"]]
@@ -112,7 +119,7 @@ def test_a_crash_between_ledger_and_status_bills_once_on_retry(
     assert body["billing"]["usd_total"] == str(first.usd_amount if first else None)
 
 
-def test_an_unsupported_currency_rejects_the_order_and_releases_its_stock(
+def test_an_unsupported_currency_rejects_the_order_and_gives_its_stock_back(
     client: Client, inventory: Inventory, published: EventTap, aws: Provisioned
 ) -> None:
     # ARS is valid ISO 4217, but the ECB publishes no rate for it.
@@ -132,7 +139,7 @@ def test_an_unsupported_currency_rejects_the_order_and_releases_its_stock(
     assert attributes["event_type"] == "OrderRejected"
     assert body["reasons"] == [{"reason": "unsupported_currency", "currency": "ARS"}]
 
-    # A duplicate does not release the stock twice.
+    # A duplicate does not give the stock back twice.
     assert invoke(client, "initiate_billing", billing_record(reserved)) == []
     assert inventory.level("MUG-BLUE") == 100
     assert published.drain() == []

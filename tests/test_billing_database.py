@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.adapters.sql_contacts import SqlContactBook
-from chalicelib.adapters.sql_ledger import SqlLedger
+from chalicelib.adapters.sql.contacts import SqlContactBook
+from chalicelib.adapters.sql.database import database_from_url
+from chalicelib.adapters.sql.ledger import SqlLedger
 from chalicelib.billing import LedgerEntry
 from chalicelib.communications import Contact
 from chalicelib.fx import RECORDED_RATES, EuroRate, parse_ecb_rates
 from chalicelib.migrations import all_migrations
-from chalicelib.services import ledger_from_url, runner_from_url
 from tests.postgres import fresh_database, postgres_server
 
 
@@ -34,7 +34,7 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[
 
 @pytest.fixture
 def ledger(empty_database: Callable[[], str]) -> SqlLedger:
-    store = ledger_from_url(empty_database())
+    store = SqlLedger(database_from_url(empty_database()))
     store.migrate()
     return store
 
@@ -57,7 +57,7 @@ def entry(
 
 
 def test_migrations_apply_once(empty_database: Callable[[], str]) -> None:
-    store = ledger_from_url(empty_database())
+    store = SqlLedger(database_from_url(empty_database()))
     assert store.migrate() == [f"{m.version:04d}_{m.name}" for m in all_migrations()]
     assert store.migrate() == []
 
@@ -106,7 +106,7 @@ def test_saving_a_days_rates_again_replaces_them(ledger: SqlLedger) -> None:
 
 @pytest.fixture
 def contacts(empty_database: Callable[[], str]) -> SqlContactBook:
-    runner = runner_from_url(empty_database())
+    runner = database_from_url(empty_database())
     SqlLedger(runner).migrate()
     return SqlContactBook(runner)
 

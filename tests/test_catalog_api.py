@@ -279,7 +279,7 @@ def services(aws: Provisioned) -> Services:
     # botocore calls every before-send handler: moto's own would run each request again.
     session.events.unregister("before-send", botocore_stubber)  # type: ignore[arg-type]
     session.events.register_first("before-send", one_at_a_time)
-    services = build_services(Settings.from_env(), session)
+    services = build_services(Settings.from_env(aws.environment), session)
     set_services(services)
     return services
 

@@ -1,6 +1,5 @@
 """customer_communications: one email per order and outcome, suppressions, CONFIRMED."""
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,11 +11,12 @@ from botocore.awsrequest import AWSResponse
 from chalice.test import Client
 from moto.ses.models import ses_backends
 
+from chalicelib.adapters import CLIENT_CONFIG
 from chalicelib.adapters.dead_letters import FAILURE_REASON_ATTRIBUTE
 from chalicelib.adapters.mailer import SesMailer
 from chalicelib.communications import Contact
 from chalicelib.emails import confirmation
-from chalicelib.services import CLIENT_CONFIG, get_services, set_services
+from chalicelib.services import get_services, set_services
 from local_stack.resources import Provisioned
 from order_contracts import (
     Billing,
@@ -26,7 +26,14 @@ from order_contracts import (
     StockShortage,
     guest_customer_id,
 )
-from tests.conftest import EventTap, Inventory, invoke, order_item, queue_messages
+from tests.conftest import (
+    EventTap,
+    Inventory,
+    invoke,
+    order_item,
+    queue_messages,
+    replace_services,
+)
 from tests.factories import order, placed, sqs_record
 
 NOTIFICATIONS_ARN = "arn:aws:sqs:us-east-1:123456789012:order-notifications"
@@ -210,7 +217,7 @@ def test_an_ses_rejection_leaves_the_message_for_retry(
     billed = billed_order(client)
     services = get_services()
     unverified = SesMailer(boto3.client("sesv2"), sender="someone@unverified.example")
-    set_services(dataclasses.replace(services, mailer=unverified))
+    replace_services(mailer=unverified)
     record = notification(billed)
 
     assert invoke(client, "customer_communications", record) == [record["messageId"]]

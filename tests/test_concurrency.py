@@ -10,10 +10,9 @@ import boto3
 import pytest
 from chalice.local import LambdaContext
 
-from chalicelib.services import reset_services
 from local_stack.moto_server import LocalAws
 from local_stack.resources import Provisioned, provision
-from tests.conftest import EventTap, Inventory, order_item
+from tests.conftest import EventTap, Inventory, order_item, services_of
 from tests.factories import order, placed, sqs_event, sqs_record
 
 pytestmark = pytest.mark.server
@@ -24,11 +23,8 @@ def local_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Provi
     with LocalAws() as aws:
         monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint_url)
         provisioned = provision(boto3.session.Session(), f"sqlite:///{tmp_path / 'billing.db'}")
-        for name, value in provisioned.environment.items():
-            monkeypatch.setenv(name, value)
-        reset_services()
-        yield provisioned
-        reset_services()
+        with services_of(provisioned):
+            yield provisioned
 
 
 def test_ten_concurrent_orders_for_the_last_three_units(local_aws: Provisioned) -> None:

@@ -8,10 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from order_contracts import (
+    Customer,
     Order,
     OrderRejected,
     OrderRequest,
     StockShortage,
+    is_order_id,
     parse_event,
     round_money,
     validation_error_body,
@@ -100,6 +102,50 @@ def test_order_id_is_validated() -> None:
     request = OrderRequest.model_validate(VALID[0]["body"])
     with pytest.raises(ValidationError):
         Order.from_request("../etc/passwd", request)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ord-1", True),
+        ("A", True),
+        ("a" * 64, True),
+        ("a" * 65, False),
+        ("-starts-with-dash", False),
+        ("has.dot", False),
+        ("../etc/passwd", False),
+        ("ord-1\n", False),  # the whole text, not a line of it
+        ("", False),
+    ],
+)
+def test_is_order_id_agrees_with_the_contract(text: str, expected: bool) -> None:
+    assert is_order_id(text) is expected
+    request = OrderRequest.model_validate(VALID[0]["body"])
+    if expected:
+        assert Order.from_request(text, request).order_id == text
+    else:
+        with pytest.raises(ValidationError):
+            Order.from_request(text, request)
+
+
+@pytest.mark.parametrize("country", ["GB", "US", "DE", "JP", "BR"])
+def test_assigned_country_codes_are_accepted(country: str) -> None:
+    customer = {**VALID[0]["body"]["customer"], "country": country}
+    assert Customer.model_validate(customer).country == country
+
+
+@pytest.mark.parametrize("country", ["ZZ", "UK", "AA", "QM"])
+def test_unassigned_country_codes_are_refused_saying_so(country: str) -> None:
+    # UK is reserved (the code is GB); ZZ, AA and QM are unassigned or user-assigned codes.
+    body = {**VALID[0]["body"], "customer": {**VALID[0]["body"]["customer"], "country": country}}
+    with pytest.raises(ValidationError) as raised:
+        OrderRequest.model_validate(body)
+    assert validation_error_body(raised.value)["problems"] == [
+        {
+            "field": "customer.country",
+            "message": f"'{country}' is not an ISO 3166-1 alpha-2 country code",
+        }
+    ]
 
 
 def test_events_round_trip_through_json_with_their_type() -> None:

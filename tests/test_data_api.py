@@ -10,8 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from chalicelib.adapters.data_api import DataApiRunner, from_field, to_parameter
-from chalicelib.adapters.sql_ledger import (
+from chalicelib.adapters.sql.data_api import DataApiRunner, from_field, to_parameter
+from chalicelib.adapters.sql.database import database_from_url
+from chalicelib.adapters.sql.ledger import (
     INSERT_CHARGE,
     SELECT_CHARGE,
     SELECT_LATEST_RATES,
@@ -20,7 +21,6 @@ from chalicelib.adapters.sql_ledger import (
 )
 from chalicelib.billing import LedgerEntry
 from chalicelib.fx import EuroRate
-from chalicelib.services import ledger_from_url
 from chalicelib.settings import SettingsError
 
 CLUSTER = "arn:aws:rds:us-east-1:123456789012:cluster:orders-billing"
@@ -233,9 +233,9 @@ def test_unsupported_parameters_and_fields_are_refused() -> None:
 def test_the_url_names_cluster_secret_and_database() -> None:
     url = f"rds-data:///orders?cluster={CLUSTER}&secret={SECRET}"
     assert isinstance(
-        ledger_from_url(url, boto3.session.Session(region_name="us-east-1")), SqlLedger
+        database_from_url(url, boto3.session.Session(region_name="us-east-1")), DataApiRunner
     )
     with pytest.raises(SettingsError, match="needs"):
-        ledger_from_url(f"rds-data:///orders?cluster={CLUSTER}")
+        database_from_url(f"rds-data:///orders?cluster={CLUSTER}")
     with pytest.raises(SettingsError, match="use sqlite"):
-        ledger_from_url("mysql://somewhere/db")
+        database_from_url("mysql://somewhere/db")

@@ -18,8 +18,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.adapters.sql_contacts import SqlContactBook
-from chalicelib.adapters.sql_runners import DbApiRunner
+from chalicelib.adapters.sql.contacts import SqlContactBook
+from chalicelib.adapters.sql.db_api import DbApiRunner
 from chalicelib.communications import Contact
 from chalicelib.intake import document_key
 from local_stack.api_client import ApiCredentials, SignedApiClient
@@ -396,7 +396,7 @@ def redrive_command(stack: StackProcess, queue: str) -> str:
         "AWS_SECRET_ACCESS_KEY": "local",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "local_stack.redrive", queue],
+        [sys.executable, "-m", "ops.redrive", queue],
         cwd=ROOT,
         env=environment,
         capture_output=True,

@@ -12,7 +12,15 @@ from chalicelib.adapters.order_store import ORDERS_REJECTED, ORDERS_RESERVED
 from chalicelib.services import get_services
 from local_stack.event_source import SqsEventSource
 from local_stack.resources import Provisioned
-from tests.conftest import EventTap, Inventory, counter, invoke, order_item, queue_messages
+from tests.conftest import (
+    EventTap,
+    Inventory,
+    counter,
+    invoke,
+    order_item,
+    queue_messages,
+    replace_services,
+)
 from tests.factories import order, placed, s3_notification, sqs_record
 from tests.vectors import VALID, raw_body
 
@@ -128,8 +136,7 @@ class FailingOnce:
 def test_a_crash_between_write_and_publish_does_not_lose_the_event(
     client: Client, inventory: Inventory, published: EventTap
 ) -> None:
-    services = get_services()
-    object.__setattr__(services, "publisher", FailingOnce(services.publisher))
+    replace_services(publisher=FailingOnce(get_services().publisher))
     record = sqs_record(placed(order("ord-1", [("MUG-BLUE", 1, "12.00")])).to_json())
 
     assert invoke(client, "process_order", record) == [record["messageId"]]

@@ -14,11 +14,17 @@ from botocore.stub import Stubber
 from chalice.test import Client
 from moto.ses.models import ses_backends
 
-from chalicelib.adapters.data_api import DataApiRunner
-from chalicelib.adapters.sql_contacts import SqlContactBook
-from chalicelib.adapters.sql_ledger import CLAIM_GUEST_EMAIL, SqlLedger
-from chalicelib.communications import Contact, EmailStatus, GuestEmailLimit, communicate
-from chalicelib.services import Services, get_services, runner_from_url
+from chalicelib.adapters.sql.contacts import SqlContactBook
+from chalicelib.adapters.sql.data_api import DataApiRunner
+from chalicelib.adapters.sql.database import database_from_url
+from chalicelib.adapters.sql.ledger import CLAIM_GUEST_EMAIL, SqlLedger
+from chalicelib.communications import (
+    Contact,
+    EmailStatus,
+    GuestEmailLimit,
+    customer_communications,
+)
+from chalicelib.services import Services, get_services
 from chalicelib.settings import Settings, SettingsError
 from local_stack.dashboard import LocalState, create_dashboard
 from local_stack.resources import Provisioned
@@ -53,7 +59,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[SqlLedger,
         url = f"sqlite:///{tmp_path / 'billing.db'}"
     else:
         url = fresh_database(request.getfixturevalue("postgres"))
-    runner = runner_from_url(url)
+    runner = database_from_url(url)
     ledger = SqlLedger(runner)
     ledger.migrate()
     return ledger, SqlContactBook(runner)
@@ -200,7 +206,7 @@ def billed(client: Client, order_id: str, customer: dict[str, str]) -> OrderBill
 
 def tell(services: Services, event: OrderBilled | OrderRejected, at: datetime) -> EmailStatus:
     """What customer_communications does with the event, with the limit of the settings."""
-    return communicate(
+    return customer_communications(
         event,
         services.contacts,
         services.mailer,

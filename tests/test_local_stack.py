@@ -1,6 +1,8 @@
 """The local stack: the demo behind `make run`, and the local AWS server's behaviour."""
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -106,3 +108,88 @@ def test_the_running_stack_stops_cleanly_on_a_signal(
         if demo.poll() is None:
             demo.kill()
             demo.wait()
+
+
+def survivors(marker: str) -> list[str]:
+    """This user's processes whose command line, environment or directory mention marker."""
+    found = []
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit() or int(process.name) == os.getpid():
+            continue
+        try:
+            command = (process / "cmdline").read_bytes()
+            mentions = command + (process / "environ").read_bytes()
+            mentions += os.readlink(process / "cwd").encode()
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        if marker.encode() in mentions:
+            found.append(f"{process.name}: {command.replace(bytes(1), b' ').decode()}")
+    return found
+
+
+def child_of(pid: int) -> int:
+    [child] = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return int(child)
+
+
+@pytest.mark.parametrize(
+    ("target", "stop_signal"),
+    [
+        ("make", signal.SIGTERM),  # a supervisor stopping its child; make forwards SIGTERM
+        ("group", signal.SIGINT),  # Ctrl-C, or `timeout -s INT`: the whole process group
+        ("group", signal.SIGHUP),  # the terminal closed
+        ("make", signal.SIGKILL),  # a supervisor's last resort: the stack sees make die
+        ("stack", signal.SIGKILL),  # the stack itself killed: gunicorn sees it die
+    ],
+    ids=lambda value: getattr(value, "name", value),
+)
+def test_make_run_leaves_nothing_running_however_it_is_stopped(
+    target: str, stop_signal: signal.Signals, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "state"  # unique to this test: every process of the stack names it
+    urls_file = tmp_path / "urls.json"
+    arguments = ["--no-tour", *FREE_PORTS, "--state-dir", state_dir, "--urls-file", urls_file]
+    # The repository's Makefile, with the environment running this test (STAMP= : make sets
+    # none up, whatever the state of its stamp) and not the MAKEFLAGS of a make running pytest.
+    make = [shutil.which("make") or "make", "-s", f"VENV={sys.prefix}", "STAMP="]
+    run = [*make, "run", f"ARGS={' '.join(map(str, arguments))}"]
+    environment = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL"}}
+    log_path = tmp_path / "make-run.log"
+    with log_path.open("w") as log:
+        # A session of its own: the group signals reach make, the stack and gunicorn, not pytest.
+        running = subprocess.Popen(
+            run,
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while not urls_file.exists():
+            assert running.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        assert survivors(str(state_dir)), "the scan does not see the running stack"
+        if target == "group":
+            os.killpg(running.pid, stop_signal)
+        elif target == "stack":
+            os.kill(child_of(running.pid), stop_signal)
+        else:
+            running.send_signal(stop_signal)
+        running.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while survivors(str(state_dir)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert survivors(str(state_dir)) == [], log_path.read_text()
+        urls = json.loads(urls_file.read_text())
+        for url in (urls[name] for name in ("aws", "api", "storefront", "dashboard")):
+            with pytest.raises(urllib.error.URLError):
+                urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback
+    finally:
+        for survivor in survivors(str(state_dir)):
+            os.kill(int(survivor.split(":")[0]), signal.SIGKILL)
+        if running.poll() is None:
+            running.kill()
+            running.wait()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.package import package
+from deploy.package import package
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """refresh_exchange_rates: the scheduled load of the ECB feed into the rate table."""
 
-import dataclasses
 from datetime import date
 from decimal import Decimal
 
@@ -8,8 +7,9 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.fx import RECORDED_RATES, RatesFeedError, fetch_feed
-from chalicelib.services import get_services, set_services
+from chalicelib.services import get_services
 from local_stack.resources import Provisioned
+from tests.conftest import replace_services
 
 NEXT_DAY_FEED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -23,7 +23,7 @@ NEXT_DAY_FEED = (
 
 
 def use_feed(feed: bytes) -> None:
-    set_services(dataclasses.replace(get_services(), fetch_rates_feed=lambda: feed))
+    replace_services(fetch_rates_feed=lambda: feed)
 
 
 def test_the_schedule_loads_the_days_rates(client: Client, aws: Provisioned) -> None:

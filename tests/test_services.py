@@ -14,7 +14,7 @@ def built(services: Services) -> list[str]:
 
 
 def test_building_the_services_builds_no_client(aws: Provisioned) -> None:
-    services = build_services(Settings.from_env())
+    services = build_services(Settings.from_env(aws.environment))
 
     assert sorted(client.service for client in services.clients) == [
         "dynamodb",
@@ -34,7 +34,7 @@ def test_the_order_api_builds_only_the_s3_client(client: Client, aws: Provisione
 
 
 def test_warm_up_builds_every_client(aws: Provisioned) -> None:
-    services = build_services(Settings.from_env())
+    services = build_services(Settings.from_env(aws.environment))
 
     services.warm_up()
 

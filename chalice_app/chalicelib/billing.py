@@ -1,6 +1,7 @@
-"""Bill a reserved order once, in USD, and move it on to BILLED (or REJECTED).
+"""initiate_billing: bill a reserved order once, in USD, and move it on to BILLED (or REJECTED).
 
-Plain Python: the ledger and the order store are interfaces with SQL and DynamoDB adapters.
+Plain Python: the ledger (below) and the order store (chalicelib.orders) are ports with SQL
+and DynamoDB adapters.
 """
 
 from collections.abc import Callable
@@ -11,7 +12,13 @@ from typing import Protocol
 
 from chalicelib.failures import InvalidMessage
 from chalicelib.fx import NoRateForCurrency, to_usd
-from chalicelib.reservation import EventPublisher, OrderRecord, OrderStore, publish_pending
+from chalicelib.orders import (
+    EventPublisher,
+    OrderRecord,
+    OrderStore,
+    Transition,
+    publish_pending,
+)
 from order_contracts import Billing, OrderBilled, OrderRejected, OrderReserved, UnsupportedCurrency
 
 
@@ -43,7 +50,7 @@ class Ledger(Protocol):
         ...
 
 
-def bill(
+def initiate_billing(
     reserved: OrderReserved,
     ledger: Ledger,
     orders: OrderStore,
@@ -84,7 +91,7 @@ def _charge(
         conversion = to_usd(order.total, order.currency, per_euro, rate_date)
     except NoRateForCurrency:
         rejected = OrderRejected(**envelope, reasons=[UnsupportedCurrency(currency=order.currency)])
-        return orders.release(order, rejected)
+        return orders.reject_reserved(rejected)
     entry = ledger.record_charge(
         LedgerEntry(
             order_id=order.order_id,
@@ -101,9 +108,8 @@ def _charge(
     billing = Billing(
         usd_total=entry.usd_amount, usd_rate=entry.usd_rate, rate_date=entry.rate_date
     )
-    return orders.advance(
-        order.order_id, "RESERVED", "BILLED", OrderBilled(**envelope, billing=billing)
-    )
+    billed = OrderBilled(**envelope, billing=billing)
+    return orders.advance(Transition("RESERVED", "BILLED", billed))
 
 
 def _reread(orders: OrderStore, order_id: str) -> OrderRecord:

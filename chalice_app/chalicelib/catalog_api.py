@@ -1,12 +1,15 @@
-"""The catalog door: readers list the catalog; catalog managers change products and restock."""
+"""The catalog door: readers list the catalog; catalog managers change products and restock.
 
-import json
-from collections.abc import Callable
-from typing import Any
+Each step either returns what the next needs or raises ApiError; api_door.answer turns a
+refusal into its response, in one place.
+"""
+
+from typing import Any, TypeVar
 
 from chalice.app import Response
 from pydantic import ValidationError
 
+from chalicelib.api_door import ApiError, answer, json_response, request_body
 from chalicelib.catalog import (
     InvalidSku,
     ProductChange,
@@ -17,19 +20,17 @@ from chalicelib.catalog import (
 )
 from chalicelib.observability import log_context, logger, utc_now
 from chalicelib.services import Services
-from order_contracts import error_body, validation_error_body
-from order_contracts.errors import FieldProblem
+from order_contracts import FieldProblem
+from order_contracts.order import ContractModel
 
-
-class BodyTooLarge(ValueError):
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"the body is {size} bytes; the limit is {limit}")
+REFUSED = "catalog request refused"
+Body = TypeVar("Body", bound=ContractModel)
 
 
 def list_catalog(correlation_id: str, services: Services) -> Response:
     """Every product: SKU, name, price, currency and units available."""
     with log_context(correlation_id=correlation_id):
-        return _answer(lambda: _json(200, {"items": _listing(services)}))
+        return answer(lambda: json_response(200, {"items": _listing(services)}), REFUSED)
 
 
 def put_product(
@@ -37,7 +38,7 @@ def put_product(
 ) -> Response:
     """Create a product or change its name, price or currency; never its stock."""
     with log_context(sku=sku, correlation_id=correlation_id):
-        return _answer(lambda: _put_product(sku, raw_body, caller, services))
+        return answer(lambda: _put_product(sku, raw_body, caller, services), REFUSED)
 
 
 def restock(
@@ -45,7 +46,7 @@ def restock(
 ) -> Response:
     """Add units to a product's stock atomically (never overwriting what orders took)."""
     with log_context(sku=sku, correlation_id=correlation_id):
-        return _answer(lambda: _restock(sku, raw_body, caller, services))
+        return answer(lambda: _restock(sku, raw_body, caller, services), REFUSED)
 
 
 def _listing(services: Services) -> list[dict[str, Any]]:
@@ -53,25 +54,32 @@ def _listing(services: Services) -> list[dict[str, Any]]:
 
 
 def _put_product(sku: str, raw_body: bytes | str, caller: str, services: Services) -> Response:
-    check_sku(sku)
-    change = ProductChange.model_validate_json(_body(raw_body, services))
+    try:
+        check_sku(sku)
+    except InvalidSku as error:
+        problem = FieldProblem("sku", str(error))
+        raise ApiError(400, "invalid_request", f"sku: {error}", [problem]) from error
+    change = _parse(ProductChange, raw_body, services)
     saved = services.catalog.save(sku, change, caller, utc_now())
     logger.info(
         "catalog product created" if saved.created else "catalog product changed",
         extra={"caller": caller, "changes": differences(saved.before, saved.after)},
     )
     if saved.created:
-        return _json(201, saved.after.document(), {"Location": f"/catalog/{sku}"})
-    return _json(200, saved.after.document())
+        return json_response(201, saved.after.document(), {"Location": f"/catalog/{sku}"})
+    return json_response(200, saved.after.document())
 
 
 def _restock(sku: str, raw_body: bytes | str, caller: str, services: Services) -> Response:
     try:
         check_sku(sku)
     except InvalidSku as error:  # a malformed SKU names no product, as GET /orders does
-        raise UnknownProduct(sku) from error
-    quantity = Restock.model_validate_json(_body(raw_body, services)).quantity
-    available = services.catalog.restock(sku, quantity, caller, utc_now())
+        raise _not_found(UnknownProduct(sku)) from error
+    quantity = _parse(Restock, raw_body, services).quantity
+    try:
+        available = services.catalog.restock(sku, quantity, caller, utc_now())
+    except UnknownProduct as error:
+        raise _not_found(error) from error
     # The ADD was atomic, so the units before it are exactly these.
     logger.info(
         "catalog product restocked",
@@ -81,39 +89,16 @@ def _restock(sku: str, raw_body: bytes | str, caller: str, services: Services) -
             "changes": {"available": {"old": available - quantity, "new": available}},
         },
     )
-    return _json(200, {"sku": sku, "available": available})
+    return json_response(200, {"sku": sku, "available": available})
 
 
-def _body(raw_body: bytes | str, services: Services) -> bytes:
-    body = raw_body.encode() if isinstance(raw_body, str) else raw_body or b""
-    limit = services.settings.max_body_bytes
-    if len(body) > limit:
-        raise BodyTooLarge(len(body), limit)
-    return body
-
-
-def _answer(work: Callable[[], Response]) -> Response:
-    """Run the request; the one place where a refusal becomes its HTTP status and error body."""
+def _parse(model: type[Body], raw_body: bytes | str, services: Services) -> Body:
+    body = request_body(raw_body, services.settings.max_body_bytes)
     try:
-        return work()
+        return model.model_validate_json(body)
     except ValidationError as error:
-        status, body = 400, {**validation_error_body(error), "error": "invalid_request"}
-    except InvalidSku as error:
-        problem = FieldProblem("sku", str(error))
-        status, body = 400, error_body("invalid_request", f"sku: {error}", [problem])
-    except UnknownProduct as error:
-        status, body = 404, error_body("not_found", str(error))
-    except BodyTooLarge as error:
-        status, body = 413, error_body("body_too_large", str(error))
-    logger.info(
-        "catalog request refused", extra={"error": body["error"], "problems": body.get("problems")}
-    )
-    return _json(status, body)
+        raise ApiError.invalid(error, "invalid_request") from error
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        body=json.dumps(body),
-        status_code=status,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
+def _not_found(error: UnknownProduct) -> ApiError:
+    return ApiError(404, "not_found", str(error))

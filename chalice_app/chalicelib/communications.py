@@ -1,8 +1,9 @@
-"""Tell the customer the outcome of their order, once, and record that they were told.
+"""customer_communications: tell the customer the outcome of their order, once, and record
+that they were told.
 
 Plain Python: contacts, suppressions and sent emails sit behind ContactBook (SQL), the
-sending behind Mailer (SES v2), the order's state behind OrderStore (DynamoDB), the count of
-emails to a guest's address behind GuestEmailLog (SQL).
+sending behind Mailer (SES v2), the order's state behind OrderStore (DynamoDB, see
+chalicelib.orders), the count of emails to a guest's address behind GuestEmailLog (SQL).
 """
 
 from collections.abc import Callable
@@ -12,7 +13,13 @@ from typing import Literal, Protocol
 
 from chalicelib import emails
 from chalicelib.observability import logger
-from chalicelib.reservation import EventPublisher, OrderRecord, OrderStore, publish_pending
+from chalicelib.orders import (
+    EventPublisher,
+    OrderRecord,
+    OrderStore,
+    Transition,
+    publish_pending,
+)
 from order_contracts import Customer, OrderBilled, OrderConfirmed, OrderRejected
 
 Outcome = Literal["confirmation", "rejection"]
@@ -110,7 +117,7 @@ class Mailer(Protocol):
         ...
 
 
-def communicate(
+def customer_communications(
     event: OrderBilled | OrderRejected,
     book: ContactBook,
     mailer: Mailer,
@@ -205,7 +212,7 @@ def _confirm(
             f"no email: this guest address already had its {guest_emails.per_hour} emails "
             "in the last hour"
         )
-    record = orders.advance(billed.order_id, "BILLED", "CONFIRMED", confirmed, detail)
+    record = orders.advance(Transition("BILLED", "CONFIRMED", confirmed, detail))
     record = record or orders.get(billed.order_id)
     if record is not None:
         publish_pending(record, orders, publisher)

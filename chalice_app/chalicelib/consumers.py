@@ -1,4 +1,9 @@
-"""What each event-driven function does: queue consumers and the scheduled rate refresh."""
+"""What each event-driven function does, named as the function: the glue between its event
+and its step (chalicelib.reservation, billing, communications), one record at a time.
+
+Queue consumers run their batch through chalicelib.sqs_batch (partial batch response, DLQ
+with reason); the SNS and scheduled functions take their one event.
+"""
 
 from collections.abc import Callable
 from typing import Any
@@ -6,41 +11,38 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from chalicelib.billing import bill
-from chalicelib.communications import communicate
+from chalicelib import billing, communications, reservation, sqs_batch
 from chalicelib.failures import InvalidMessage
 from chalicelib.feedback import addresses_to_suppress
 from chalicelib.fx import parse_ecb_rates
 from chalicelib.intake import decode_intake_message
 from chalicelib.observability import log_context, logger, utc_now
-from chalicelib.queue_consumer import consume
-from chalicelib.reservation import fulfil
 from chalicelib.services import Services
 from order_contracts import OrderBilled, OrderRejected, OrderReserved, parse_event
 
 
-def process_intake_batch(event: dict[str, Any], context: Any, services: Services) -> Any:
+def process_order(event: dict[str, Any], context: Any, services: Services) -> Any:
     """order-fulfillment: reserve stock for each order placed at either door."""
-    return _consume(event, context, services, _fulfil)
+    return _run_batch(event, context, services, _process_order)
 
 
-def bill_reserved_batch(event: dict[str, Any], context: Any, services: Services) -> Any:
+def initiate_billing(event: dict[str, Any], context: Any, services: Services) -> Any:
     """order-billing: bill each reserved order in USD."""
-    return _consume(event, context, services, _bill)
+    return _run_batch(event, context, services, _initiate_billing)
 
 
-def notify_customers_batch(event: dict[str, Any], context: Any, services: Services) -> Any:
+def customer_communications(event: dict[str, Any], context: Any, services: Services) -> Any:
     """order-notifications: email each billed or rejected order's customer, once."""
-    return _consume(event, context, services, _notify)
+    return _run_batch(event, context, services, _customer_communications)
 
 
-def _consume(
+def _run_batch(
     event: dict[str, Any],
     context: Any,
     services: Services,
     work: Callable[[SQSRecord, Services], None],
 ) -> Any:
-    return consume(
+    return sqs_batch.run(
         event,
         context,
         lambda record: work(record, services),
@@ -56,27 +58,29 @@ def record_ses_feedback(message: str, services: Services) -> None:
         logger.warning("address suppressed", extra={"reason": reason})
 
 
-def _fulfil(record: SQSRecord, services: Services) -> None:
+def _process_order(record: SQSRecord, services: Services) -> None:
     placed = decode_intake_message(record.body, services.documents.fetch)
     if placed is None:
         logger.info("ignored an S3 test event")
         return
     with log_context(order_id=placed.order_id, correlation_id=placed.correlation_id):
-        outcome = fulfil(placed, services.store, services.publisher, utc_now)
+        outcome = reservation.process_order(placed, services.store, services.publisher, utc_now)
         logger.info("order fulfilled", extra={"status": outcome.status})
 
 
-def _bill(record: SQSRecord, services: Services) -> None:
+def _initiate_billing(record: SQSRecord, services: Services) -> None:
     try:
         reserved = OrderReserved.model_validate_json(record.body)
     except ValidationError as error:
         raise InvalidMessage(f"OrderReserved is invalid: {error}") from error
     with log_context(order_id=reserved.order_id, correlation_id=reserved.correlation_id):
-        outcome = bill(reserved, services.ledger, services.store, services.publisher, utc_now)
+        outcome = billing.initiate_billing(
+            reserved, services.ledger, services.store, services.publisher, utc_now
+        )
         logger.info("order billed", extra={"status": outcome.status})
 
 
-def _notify(record: SQSRecord, services: Services) -> None:
+def _customer_communications(record: SQSRecord, services: Services) -> None:
     try:
         event = parse_event(record.body)
     except ValidationError as error:
@@ -84,7 +88,7 @@ def _notify(record: SQSRecord, services: Services) -> None:
     if not isinstance(event, OrderBilled | OrderRejected):
         raise InvalidMessage(f"{event.event_type} does not belong on order-notifications")
     with log_context(order_id=event.order_id, correlation_id=event.correlation_id):
-        status = communicate(
+        status = communications.customer_communications(
             event,
             services.contacts,
             services.mailer,

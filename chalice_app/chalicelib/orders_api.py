@@ -1,30 +1,35 @@
-"""The order API door: accept an order document once, report an order's progress."""
+"""The order API door: accept an order document once, report an order's progress.
 
-import json
-import re
+Each step either returns what the next needs or raises ApiError; api_door.answer turns a
+refusal into its response, in one place.
+"""
+
 import uuid
 from collections.abc import Mapping
-from typing import Any
 
 from chalice.app import Response
 from pydantic import ValidationError
 
 from chalicelib.adapters.documents import DocumentConflict
+from chalicelib.api_door import ApiError, answer, json_response, request_body
 from chalicelib.observability import log_context, logger, utc_now
 from chalicelib.services import Services
 from order_contracts import (
-    ORDER_ID_PATTERN,
+    ORDER_ID_RULE,
+    FieldProblem,
     Order,
+    OrderPlaced,
     OrderRequest,
     correlation_id_or,
-    error_body,
+    is_order_id,
     order_placed,
-    validation_error_body,
 )
-from order_contracts.errors import FieldProblem
 
 CORRELATION_HEADER = "x-correlation-id"
-_ORDER_ID = re.compile(ORDER_ID_PATTERN)
+REFUSED = "order request refused"
+# Guests exist only at the storefront (CSRF, per-address email limits); through the API a
+# caller could have the pipeline mail any address it chose.
+GUESTS_REFUSED = "guest customers order at the storefront; use a registered customer id"
 
 
 def correlation_id_from(headers: Mapping[str, str], request_id: str | None) -> str:
@@ -37,91 +42,79 @@ def put_order(
 ) -> Response:
     """Validate the body and store the order document once (PUT is idempotent)."""
     with log_context(order_id=order_id, correlation_id=correlation_id):
-        if not _ORDER_ID.match(order_id):
-            return _json(
-                400,
-                error_body(
-                    "invalid_order",
-                    "order_id: must be 1-64 letters, digits, '-' or '_'",
-                    [FieldProblem("order_id", "must be 1-64 letters, digits, '-' or '_'")],
-                ),
-            )
-        if isinstance(raw_body, str):
-            raw_body = raw_body.encode()
-        if len(raw_body) > services.settings.max_body_bytes:
-            return _json(
-                413,
-                error_body(
-                    "body_too_large",
-                    f"the body is {len(raw_body)} bytes; the limit is "
-                    f"{services.settings.max_body_bytes}",
-                ),
-            )
-        try:
-            order = Order.from_request(order_id, OrderRequest.model_validate_json(raw_body))
-        except ValidationError as error:
-            body = validation_error_body(error)
-            logger.info("order rejected at the door", extra={"problems": body["problems"]})
-            return _json(400, body)
-        if order.customer.is_guest:
-            # Guests exist only at the storefront (CSRF, per-address email limits); through
-            # the API a caller could have the pipeline mail any address it chose.
-            message = "guest customers order at the storefront; use a registered customer id"
-            logger.info("guest order refused at the API door")
-            return _json(
-                400,
-                error_body(
-                    "invalid_order",
-                    f"customer.customer_id: {message}",
-                    [FieldProblem("customer.customer_id", message)],
-                ),
-            )
-        placed = order_placed(order, source="api", correlation_id=correlation_id, now=utc_now())
-        try:
-            created = services.documents.put_once(placed)
-        except DocumentConflict:
-            return _json(
-                409,
-                error_body(
-                    "order_conflict",
-                    f"order {order_id} already exists with a different body; "
-                    "use a new order id for a new order",
-                ),
-            )
-        logger.info("order accepted" if created else "order already accepted, unchanged")
-        return _json(
-            201 if created else 200,
-            {"order_id": order_id, "status": "RECEIVED", "links": {"self": f"/orders/{order_id}"}},
-            headers={"Location": f"/orders/{order_id}"},
-        )
+        return answer(lambda: _put_order(order_id, raw_body, correlation_id, services), REFUSED)
 
 
 def get_order(order_id: str, correlation_id: str, services: Services) -> Response:
     """Return the order's status and history; RECEIVED until fulfillment has recorded it."""
     with log_context(order_id=order_id, correlation_id=correlation_id):
-        if not _ORDER_ID.match(order_id):
-            return _json(404, error_body("not_found", f"no order {order_id!r}"))
-        record = services.store.get(order_id)
-        if record is not None:
-            return _json(
-                200,
-                {
-                    "order_id": order_id,
-                    "status": record.status,
-                    "history": [entry.__dict__ for entry in record.history],
-                    "rejection": [reason.model_dump(mode="json") for reason in record.rejection],
-                },
-            )
-        received_at = services.documents.received_at(order_id)
-        if received_at is None:
-            return _json(404, error_body("not_found", f"no order {order_id!r}"))
-        history = [{"status": "RECEIVED", "at": received_at.isoformat(), "detail": "via api"}]
-        return _json(200, {"order_id": order_id, "status": "RECEIVED", "history": history})
+        return answer(lambda: _get_order(order_id, services), REFUSED)
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        body=json.dumps(body),
-        status_code=status,
-        headers={"Content-Type": "application/json", **(headers or {})},
+def _put_order(
+    order_id: str, raw_body: bytes | str, correlation_id: str, services: Services
+) -> Response:
+    _check_id(order_id)
+    order = _parse(order_id, request_body(raw_body, services.settings.max_body_bytes))
+    _refuse_guests(order)
+    placed = order_placed(order, source="api", correlation_id=correlation_id, now=utc_now())
+    created = _store_once(placed, services)
+    logger.info("order accepted" if created else "order already accepted, unchanged")
+    return json_response(
+        201 if created else 200,
+        {"order_id": order_id, "status": "RECEIVED", "links": {"self": f"/orders/{order_id}"}},
+        headers={"Location": f"/orders/{order_id}"},
     )
+
+
+def _check_id(order_id: str) -> None:
+    if not is_order_id(order_id):
+        problem = FieldProblem("order_id", ORDER_ID_RULE)
+        raise ApiError(400, "invalid_order", f"order_id: {ORDER_ID_RULE}", [problem])
+
+
+def _parse(order_id: str, body: bytes) -> Order:
+    try:
+        return Order.from_request(order_id, OrderRequest.model_validate_json(body))
+    except ValidationError as error:
+        raise ApiError.invalid(error, "invalid_order") from error
+
+
+def _refuse_guests(order: Order) -> None:
+    if order.customer.is_guest:
+        problem = FieldProblem("customer.customer_id", GUESTS_REFUSED)
+        raise ApiError(400, "invalid_order", f"customer.customer_id: {GUESTS_REFUSED}", [problem])
+
+
+def _store_once(placed: OrderPlaced, services: Services) -> bool:
+    try:
+        return services.documents.put_once(placed)
+    except DocumentConflict as error:
+        raise ApiError(
+            409,
+            "order_conflict",
+            f"order {placed.order_id} already exists with a different body; "
+            "use a new order id for a new order",
+        ) from error
+
+
+def _get_order(order_id: str, services: Services) -> Response:
+    not_found = ApiError(404, "not_found", f"no order {order_id!r}")
+    if not is_order_id(order_id):
+        raise not_found
+    record = services.store.get(order_id)
+    if record is not None:
+        return json_response(
+            200,
+            {
+                "order_id": order_id,
+                "status": record.status,
+                "history": [entry.__dict__ for entry in record.history],
+                "rejection": [reason.model_dump(mode="json") for reason in record.rejection],
+            },
+        )
+    received_at = services.documents.received_at(order_id)
+    if received_at is None:
+        raise not_found
+    history = [{"status": "RECEIVED", "at": received_at.isoformat(), "detail": "via api"}]
+    return json_response(200, {"order_id": order_id, "status": "RECEIVED", "history": history})

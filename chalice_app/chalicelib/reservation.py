@@ -1,101 +1,25 @@
-"""Reserve stock for an order exactly once, and make sure its outcome is published.
+"""process_order: reserve stock for an order exactly once, and make sure its outcome is published.
 
-Plain Python: the store and the publisher are small interfaces with DynamoDB and SNS
-adapters in chalicelib.adapters, and in-memory or moto-backed ones in tests.
+Plain Python: the store and the publisher are the ports of chalicelib.orders.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
 
 from chalicelib.failures import ConflictingOrder
-from order_contracts import AnyEvent, Order, OrderPlaced, OrderRejected, OrderReserved, parse_event
-from order_contracts.events import RejectionReason
-
-OrderStatus = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED"]
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    status: OrderStatus
-    at: str
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class OrderRecord:
-    """The order's state as the orders table holds it."""
-
-    order_id: str
-    status: OrderStatus
-    fingerprint: str
-    history: list[HistoryEntry]
-    rejection: list[RejectionReason] = field(default_factory=list)
-    # The outcome event, kept until SNS accepted it: the record is its own outbox.
-    pending_event: str | None = None
+from chalicelib.orders import (
+    EventPublisher,
+    OrderAlreadyRecorded,
+    OrderRecord,
+    OrderStore,
+    ReservationRefused,
+    new_record,
+    publish_pending,
+)
+from order_contracts import OrderPlaced, OrderRejected, OrderReserved
 
 
-class ReservationRefused(Exception):
-    """The catalog refused the reservation: unknown SKUs, another currency or price, no stock."""
-
-    def __init__(self, reasons: list[RejectionReason]) -> None:
-        super().__init__(", ".join(reason.describe() for reason in reasons))
-        self.reasons = reasons
-
-
-class OrderAlreadyRecorded(Exception):
-    """Another delivery of the same order won the race to record it."""
-
-
-class OrderStore(Protocol):
-    def get(self, order_id: str) -> OrderRecord | None: ...
-
-    def reserve(self, placed: OrderPlaced, event: OrderReserved) -> OrderRecord:
-        """Record RESERVED, decrement stock per SKU and count, in one transaction.
-
-        The catalog is the price authority: the transaction holds only if every SKU exists,
-        is priced in the order's currency at the line's unit price and has the stock; if not,
-        it raises ReservationRefused with the reasons, and nothing is written.
-        """
-        ...
-
-    def reject(self, placed: OrderPlaced, event: OrderRejected) -> OrderRecord:
-        """Record REJECTED with its reasons and count it; stock is not touched."""
-        ...
-
-    def advance(
-        self,
-        order_id: str,
-        expected: OrderStatus,
-        status: OrderStatus,
-        event: AnyEvent,
-        detail: str = "",
-    ) -> OrderRecord | None:
-        """Move the order on to status with its outcome event pending; None if not at expected."""
-        ...
-
-    def release(self, order: Order, event: OrderRejected) -> OrderRecord | None:
-        """Reject a RESERVED order and give its stock back, at once; None if not RESERVED."""
-        ...
-
-    def mark_published(self, order_id: str, event_json: str) -> None:
-        """Clear the pending event, unless a later step has already replaced it."""
-        ...
-
-
-class EventPublisher(Protocol):
-    def publish(self, event: AnyEvent) -> None: ...
-
-
-def publish_pending(record: OrderRecord, store: OrderStore, publisher: EventPublisher) -> None:
-    """Publish the record's pending outcome event, then clear it (the outbox's second half)."""
-    if record.pending_event is not None:
-        publisher.publish(parse_event(record.pending_event))
-        store.mark_published(record.order_id, record.pending_event)
-
-
-def fulfil(
+def process_order(
     placed: OrderPlaced,
     store: OrderStore,
     publisher: EventPublisher,
@@ -125,10 +49,14 @@ def _record_outcome(
         "order": placed.order,
     }
     try:
+        reserved = new_record(placed, OrderReserved(**envelope))
         try:
-            return store.reserve(placed, OrderReserved(**envelope))
+            store.reserve(placed, reserved)
+            return reserved
         except ReservationRefused as refused:
-            return store.reject(placed, OrderRejected(**envelope, reasons=refused.reasons))
+            rejected = new_record(placed, OrderRejected(**envelope, reasons=refused.reasons))
+            store.reject(placed, rejected)
+            return rejected
     except OrderAlreadyRecorded:
         record = store.get(placed.order_id)
         if record is None:  # pragma: no cover - a record that won a race cannot vanish

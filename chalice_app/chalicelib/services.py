@@ -1,34 +1,30 @@
-"""Build the adapters the handlers use, once per Lambda container.
+"""Build the adapters the handlers use, once per Lambda container, from typed Settings.
 
-Nothing touches AWS at import time; tests call reset_services() so each test gets clients
-bound to its own (moto) endpoint.
+Nothing touches AWS at import time. On Lambda the settings come from the environment on
+first use; the local stack and the tests build the services from their own settings and
+hand them over with set_services (each test gets clients bound to its own moto endpoint).
 """
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import boto3
-from botocore.config import Config
 
+from chalicelib.adapters import CLIENT_CONFIG
 from chalicelib.adapters.catalog import DynamoCatalog
-from chalicelib.adapters.data_api import DataApiRunner
 from chalicelib.adapters.dead_letters import SqsDeadLetters
 from chalicelib.adapters.documents import S3OrderDocuments
 from chalicelib.adapters.mailer import SesMailer
 from chalicelib.adapters.order_store import DynamoOrderStore
 from chalicelib.adapters.publisher import SnsEventPublisher
-from chalicelib.adapters.sql_contacts import SqlContactBook
-from chalicelib.adapters.sql_ledger import SqlLedger, SqlRunner
-from chalicelib.adapters.sql_runners import DbApiRunner
+from chalicelib.adapters.sql.contacts import SqlContactBook
+from chalicelib.adapters.sql.database import database_from_url
+from chalicelib.adapters.sql.ledger import SqlLedger
 from chalicelib.communications import GuestEmailLimit
 from chalicelib.fx import fetch_feed
-from chalicelib.settings import Settings, SettingsError
-
-# Standard retry mode: exponential backoff with jitter, throttling retried, validation not.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3)
+from chalicelib.settings import Settings
 
 
 class LazyClient:
@@ -116,7 +112,7 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
         clients.append(LazyClient(session, service, lock))
         return clients[-1]
 
-    database = runner_from_url(settings.billing_database_url, session, client)
+    database = database_from_url(settings.billing_database_url, session, client)
     ledger = SqlLedger(database)
     dynamodb = client("dynamodb")
     return Services(
@@ -140,42 +136,4 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
         catalog=DynamoCatalog(dynamodb, settings.inventory_table),
         guest_emails=GuestEmailLimit(ledger, per_hour=settings.guest_emails_per_hour),
         clients=tuple(clients),
-    )
-
-
-def ledger_from_url(url: str, session: boto3.session.Session | None = None) -> SqlLedger:
-    return SqlLedger(runner_from_url(url, session))
-
-
-def runner_from_url(
-    url: str,
-    session: boto3.session.Session | None = None,
-    client: Callable[[str], Any] | None = None,
-) -> SqlRunner:
-    """The billing database behind BILLING_DATABASE_URL (ledger, rates, contacts).
-
-    sqlite:///PATH (local default), postgresql://USER@HOST/DB, or on AWS
-    rds-data:///DATABASE?cluster=CLUSTER_ARN&secret=SECRET_ARN (the RDS Data API).
-    """
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        return DbApiRunner.sqlite(parts.path)
-    if parts.scheme in ("postgresql", "postgres"):
-        return DbApiRunner.postgresql(url)
-    if parts.scheme == "rds-data":
-        query = parse_qs(parts.query)
-        if not (parts.path.strip("/") and query.get("cluster") and query.get("secret")):
-            raise SettingsError(f"{url!r} needs rds-data:///DATABASE?cluster=ARN&secret=ARN")
-        if client is None:  # a database alone (deploy.migrate, provisioning, tests)
-            rds_data = (session or boto3.session.Session()).client("rds-data", config=CLIENT_CONFIG)
-        else:
-            rds_data = client("rds-data")
-        return DataApiRunner(
-            rds_data,
-            resource_arn=query["cluster"][0],
-            secret_arn=query["secret"][0],
-            database=parts.path.strip("/"),
-        )
-    raise SettingsError(
-        f"BILLING_DATABASE_URL {url!r}: use sqlite:///PATH, postgresql://... or rds-data:///DB?..."
     )

@@ -9,14 +9,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
-from chalicelib.reservation import (
+from chalicelib.orders import (
     HistoryEntry,
     OrderAlreadyRecorded,
     OrderRecord,
-    OrderStatus,
     ReservationRefused,
+    Transition,
 )
-from order_contracts import AnyEvent, Order, OrderPlaced, OrderRejected, OrderReserved
+from order_contracts import OrderPlaced, OrderRejected
 from order_contracts.events import (
     CurrencyMismatch,
     PriceChanged,
@@ -56,7 +56,7 @@ class DynamoOrderStore:
         )
         return _record(_from_item(response["Item"])) if "Item" in response else None
 
-    def reserve(self, placed: OrderPlaced, event: OrderReserved) -> OrderRecord:
+    def reserve(self, placed: OrderPlaced, record: OrderRecord) -> None:
         order = placed.order
         quantities = order.quantities_by_sku()
         # The contract makes every line of a SKU carry the same unit price.
@@ -84,7 +84,7 @@ class DynamoOrderStore:
             }
             for sku, quantity in quantities.items()
         ]
-        record, put = self._order_put(placed, "RESERVED", event)
+        put = self._order_put(placed, record)
         try:
             self._dynamodb.transact_write_items(
                 TransactItems=[put, *decrements, self._count(ORDERS_RESERVED)]
@@ -103,10 +103,9 @@ class DynamoOrderStore:
             if not refusals:  # a conflict with a concurrent transaction: worth a retry
                 raise
             raise ReservationRefused(refusals) from error
-        return record
 
-    def reject(self, placed: OrderPlaced, event: OrderRejected) -> OrderRecord:
-        record, put = self._order_put(placed, "REJECTED", event)
+    def reject(self, placed: OrderPlaced, record: OrderRecord) -> None:
+        put = self._order_put(placed, record)
         try:
             self._dynamodb.transact_write_items(TransactItems=[put, self._count(ORDERS_REJECTED)])
         except ClientError as error:
@@ -114,17 +113,9 @@ class DynamoOrderStore:
             if _failed_condition(reasons, 0):
                 raise OrderAlreadyRecorded(placed.order_id) from error
             raise
-        return record
 
-    def advance(
-        self,
-        order_id: str,
-        expected: OrderStatus,
-        status: OrderStatus,
-        event: AnyEvent,
-        detail: str = "",
-    ) -> OrderRecord | None:
-        step = self._step(order_id, expected, status, event, detail)
+    def advance(self, move: Transition) -> OrderRecord | None:
+        step = self._step(move)
         try:
             response = self._dynamodb.update_item(**step)
         except ClientError as error:
@@ -133,10 +124,13 @@ class DynamoOrderStore:
             raise
         return _record(_from_item(response["Attributes"]))
 
-    def release(self, order: Order, event: OrderRejected) -> OrderRecord | None:
-        step = self._step(order.order_id, "RESERVED", "REJECTED", event)
+    def reject_reserved(self, rejected: OrderRejected) -> OrderRecord | None:
+        order = rejected.order
+        step = self._step(Transition("RESERVED", "REJECTED", rejected))
         step["UpdateExpression"] += ", rejection = :rejection"
-        step["ExpressionAttributeValues"].update(_to_item({":rejection": _reasons(event.reasons)}))
+        step["ExpressionAttributeValues"].update(
+            _to_item({":rejection": _reasons(rejected.reasons)})
+        )
         del step["ReturnValues"]
         restock = [
             {
@@ -173,18 +167,10 @@ class DynamoOrderStore:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def _step(
-        self,
-        order_id: str,
-        expected: OrderStatus,
-        status: OrderStatus,
-        event: AnyEvent,
-        detail: str = "",
-    ) -> dict[str, Any]:
-        entry = asdict(HistoryEntry(status, event.occurred_at.isoformat(), detail))
+    def _step(self, move: Transition) -> dict[str, Any]:
         return {
             "TableName": self._orders,
-            "Key": _to_item({"order_id": order_id}),
+            "Key": _to_item({"order_id": move.order_id}),
             "UpdateExpression": (
                 "SET #status = :status, pending_event = :event, "
                 "history = list_append(history, :entry)"
@@ -193,29 +179,16 @@ class DynamoOrderStore:
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": _to_item(
                 {
-                    ":status": status,
-                    ":expected": expected,
-                    ":event": event.to_json(),
-                    ":entry": [entry],
+                    ":status": move.status,
+                    ":expected": move.expected,
+                    ":event": move.event.to_json(),
+                    ":entry": [asdict(move.entry)],
                 }
             ),
             "ReturnValues": "ALL_NEW",
         }
 
-    def _order_put(
-        self, placed: OrderPlaced, status: OrderStatus, event: OrderReserved | OrderRejected
-    ) -> tuple[OrderRecord, dict[str, Any]]:
-        record = OrderRecord(
-            order_id=placed.order_id,
-            status=status,
-            fingerprint=placed.order.fingerprint(),
-            history=[
-                HistoryEntry("RECEIVED", placed.occurred_at.isoformat(), f"via {placed.source}"),
-                HistoryEntry(status, event.occurred_at.isoformat()),
-            ],
-            rejection=event.reasons if isinstance(event, OrderRejected) else [],
-            pending_event=event.to_json(),
-        )
+    def _order_put(self, placed: OrderPlaced, record: OrderRecord) -> dict[str, Any]:
         order = placed.order
         item = {
             "order_id": record.order_id,
@@ -231,14 +204,13 @@ class DynamoOrderStore:
             "source": placed.source,
             "correlation_id": placed.correlation_id,
         }
-        put = {
+        return {
             "Put": {
                 "TableName": self._orders,
                 "Item": _to_item(item),
                 "ConditionExpression": "attribute_not_exists(order_id)",
             }
         }
-        return record, put
 
     def _count(self, counter: str) -> dict[str, Any]:
         return {

@@ -1,37 +1,18 @@
 """The billing ledger, exchange rates and guest email counts in SQL: written once, run by
-either runner.
-
-Runners: DB-API (SQLite, the local default, and PostgreSQL) in sql_runners.py, and the
-RDS Data API (Aurora Serverless v2 on AWS) in data_api.py.
+either runner (db_api.py, data_api.py).
 """
 
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
+from chalicelib.adapters.sql.runner import SqlRunner
 from chalicelib.billing import LedgerEntry
 from chalicelib.communications import EmailStatus, Outcome
 from chalicelib.fx import EuroRate
 from chalicelib.migrations import pending
 from order_contracts.money import MINOR_UNITS
-
-Rows = list[tuple[Any, ...]]
-Execute = Callable[[str, Mapping[str, Any]], Rows]
-
-
-class SqlRunner(Protocol):
-    """Runs statements written with :name parameters; dates may be passed as date objects."""
-
-    def execute(self, statement: str, parameters: Mapping[str, Any]) -> Rows:
-        """Run one statement on its own (autocommit); return its rows, if any."""
-        ...
-
-    def transaction(self) -> AbstractContextManager[Execute]:
-        """Run several statements atomically: committed on success, rolled back on error."""
-        ...
-
 
 CHARGE_COLUMNS = (
     "order_id, customer_id, currency, amount_minor, usd_minor, usd_rate, rate_date, billed_at"

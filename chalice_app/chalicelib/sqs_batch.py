@@ -1,4 +1,8 @@
-"""Consume an SQS batch as Lambda delivers it: each record alone, failures reported, none lost."""
+"""Run an SQS batch as Lambda delivers it: each record alone, failures reported, none lost.
+
+Generic: the work on one record comes from chalicelib.consumers. On a record's last attempt
+a failure is forwarded to the queue's DLQ with its reason, instead of SQS moving it silently.
+"""
 
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +22,7 @@ from order_contracts import CORRELATION_ID_ATTRIBUTE
 RecordWork = Callable[[SQSRecord], None]
 
 
-def consume(
+def run(
     event: dict[str, Any],
     context: Any,
     work: RecordWork,

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from chalicelib.adapters.sql_ledger import SqlRunner
+from chalicelib.adapters.sql.runner import SqlRunner
 from chalicelib.communications import Contact, EmailStatus, Outcome
 
 SELECT_CONTACT = (

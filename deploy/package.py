@@ -1,6 +1,10 @@
 """Package the Chalice app for CloudFormation, with what `chalice package` cannot express.
 
-Usage: python -m local_stack.package OUTPUT_DIR [--stage STAGE]
+Usage: python -m deploy.package OUTPUT_DIR [--stage STAGE]   (make package, make templates)
+
+chalice_app/merge-template.json adds the rest: partial batch responses on the SQS triggers,
+encrypted log groups with retention, an error alarm per function, the callers' managed
+policies and the API's web ACL.
 """
 
 import argparse
@@ -38,7 +42,9 @@ def package(output_dir: Path, stage: str = "dev") -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.package", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("output_dir", type=Path, help="where to write sam.json and deployment.zip")
     parser.add_argument("--stage", default="dev", help="Chalice stage (default: dev)")
     arguments = parser.parse_args()

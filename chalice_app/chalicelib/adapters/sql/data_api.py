@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.sql_ledger import Execute, Rows
+from chalicelib.adapters.sql.runner import Execute, Rows
 
 
 def to_parameter(name: str, value: Any) -> dict[str, Any]:

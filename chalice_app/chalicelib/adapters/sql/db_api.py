@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from chalicelib.adapters.sql_ledger import Execute, Rows
+from chalicelib.adapters.sql.runner import Execute, Rows
 
 # Statements are written with :name parameters; psycopg wants %(name)s.
 _NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
