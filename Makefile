@@ -136,9 +136,8 @@ playbooks-lint: $(ANSIBLE_STAMP) ## ansible-lint --profile production and syntax
 	@cd playbooks && PATH="$(CURDIR)/$(ANSIBLE_VENV)/bin:$$PATH" ansible-lint --offline --profile production
 	@cd playbooks && PATH="$(CURDIR)/$(ANSIBLE_VENV)/bin:$$PATH" ansible-playbook --syntax-check -i localhost, site.yml
 
-wheelhouse: $(STAMP) ## The web tier's wheel and its pinned dependencies in build/wheelhouse
-	@rm -rf build/wheelhouse
-	@$(BIN)/pip wheel --quiet --no-build-isolation -c requirements-dev.txt -w build/wheelhouse ./ec2_tier
+wheelhouse: $(STAMP) ## The web tier's wheel and its pinned dependencies for the hosts (Debian 12, CPython 3.11, x86_64) in build/wheelhouse
+	@$(BIN)/python -m deploy.wheelhouse build/wheelhouse
 	@ls build/wheelhouse | wc -l | xargs echo "==> build/wheelhouse: wheels:"
 
 templates: $(STAMP) $(CHECKOV_STAMP) ## cfn-lint and checkov on cloudformation/ and the packaged Chalice template

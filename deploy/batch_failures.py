@@ -1,11 +1,13 @@
-"""After `chalice deploy`: turn on partial batch responses on the stage's SQS triggers.
+"""After `chalice deploy`: partial batch responses and concurrency caps on the SQS triggers.
 
 Usage: python -m deploy.batch_failures --stage prod [--region REGION]
 
 chalice deploy creates each SQS event source mapping without FunctionResponseTypes, and then
 Lambda ignores the handlers' batchItemFailures: a batch whose handler returns is deleted
-whole, failed records included. Run this after every chalice deploy (it changes nothing when
-the setting is already there). The packaged template sets it itself (merge-template.json).
+whole, failed records included. It also sets no ScalingConfig, so the consumers that reach
+the Aurora cluster (capped at a few ACUs) and SES (1 email/s in the sandbox) would scale to
+the account's limit. Run this after every chalice deploy (it changes nothing when the
+settings are already there). The packaged template sets both itself (merge-template.json).
 """
 
 import argparse
@@ -17,6 +19,9 @@ import boto3
 from deploy.stage_config import APP_NAME, EVENT_FUNCTIONS
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+# The consumers of the billing database and of SES, with the cap merge-template.json gives
+# their triggers: at most this many concurrent invocations per queue (2 is SQS's minimum).
+MAXIMUM_CONCURRENCY = {"initiate_billing": 5, "customer_communications": 5}
 
 
 class NoQueueTriggers(RuntimeError):
@@ -24,7 +29,8 @@ class NoQueueTriggers(RuntimeError):
 
 
 def report_batch_item_failures(lambda_client: Any, stage: str) -> list[str]:
-    """Set ReportBatchItemFailures on every SQS mapping of the stage; return the queue ARNs."""
+    """Set ReportBatchItemFailures (and the database consumers' concurrency cap) on every SQS
+    mapping of the stage; return the queue ARNs."""
     queues: list[str] = []
     paginator = lambda_client.get_paginator("list_event_source_mappings")
     for function in EVENT_FUNCTIONS:
@@ -40,10 +46,14 @@ def report_batch_item_failures(lambda_client: Any, stage: str) -> list[str]:
         for mapping in mappings:
             if ":sqs:" not in mapping.get("EventSourceArn", ""):
                 continue
+            changes: dict[str, Any] = {}
             if REPORT_BATCH_ITEM_FAILURES not in mapping.get("FunctionResponseTypes", []):
-                lambda_client.update_event_source_mapping(
-                    UUID=mapping["UUID"], FunctionResponseTypes=[REPORT_BATCH_ITEM_FAILURES]
-                )
+                changes["FunctionResponseTypes"] = [REPORT_BATCH_ITEM_FAILURES]
+            cap = MAXIMUM_CONCURRENCY.get(function)
+            if cap and (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") != cap:
+                changes["ScalingConfig"] = {"MaximumConcurrency": cap}
+            if changes:
+                lambda_client.update_event_source_mapping(UUID=mapping["UUID"], **changes)
             queues.append(mapping["EventSourceArn"])
     if not queues:
         raise NoQueueTriggers(f"stage {stage!r} has no SQS triggers: run chalice deploy first")
@@ -62,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.exit(2, f"error: {error}\n")
     for queue in queues:
         print(f"==> {queue}: {REPORT_BATCH_ITEM_FAILURES}")
+    for function, cap in MAXIMUM_CONCURRENCY.items():
+        print(f"==> {APP_NAME}-{arguments.stage}-{function}: at most {cap} concurrent batches")
 
 
 if __name__ == "__main__":

@@ -39,10 +39,16 @@ def offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+# One boto3 session for every test's fixtures: a new session loads each service's model from
+# disk again (about 40 ms a client), which was most of a moto test's setup. Clients are still
+# built per test, so each binds to that test's moto and environment.
+BOTO3_SESSION = boto3.session.Session()
+
+
 @contextmanager
 def services_of(provisioned: Provisioned) -> Iterator[Services]:
     """The handlers' services, built from the settings of these resources; dropped after."""
-    services = build_services(Settings.from_env(provisioned.environment))
+    services = build_services(Settings.from_env(provisioned.environment), BOTO3_SESSION)
     set_services(services)
     try:
         yield services
@@ -61,7 +67,7 @@ def replace_services(**changes: Any) -> Services:
 def aws(tmp_path: Path) -> Iterator[Provisioned]:
     """moto in process with every resource of the local resource description."""
     with mock_aws():
-        provisioned = provision(boto3.session.Session(), f"sqlite:///{tmp_path / 'billing.db'}")
+        provisioned = provision(BOTO3_SESSION, f"sqlite:///{tmp_path / 'billing.db'}")
         with services_of(provisioned):
             yield provisioned
 

@@ -1,13 +1,19 @@
-"""The post-deploy command gives chalice deploy's SQS triggers partial batch responses."""
+"""The post-deploy command gives chalice deploy's SQS triggers partial batch responses and
+the database consumers' concurrency cap."""
 
 import io
+import json
+import re
 import zipfile
+from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from deploy.batch_failures import NoQueueTriggers, report_batch_item_failures
+from deploy.batch_failures import MAXIMUM_CONCURRENCY, NoQueueTriggers, report_batch_item_failures
+
+MERGE_TEMPLATE = Path(__file__).resolve().parent.parent / "chalice_app" / "merge-template.json"
 
 
 def _function(session: boto3.session.Session, name: str, role: str) -> None:
@@ -34,6 +40,7 @@ def test_every_sqs_trigger_of_the_stage_reports_batch_item_failures() -> None:
     for function, queue in (
         ("process_order", "order-fulfillment"),
         ("initiate_billing", "order-billing"),
+        ("customer_communications", "order-notifications"),
     ):
         _function(session, f"order-pipeline-prod-{function}", role)
         url = sqs.create_queue(QueueName=queue)["QueueUrl"]
@@ -51,10 +58,29 @@ def test_every_sqs_trigger_of_the_stage_reports_batch_item_failures() -> None:
     assert sorted(arn.rsplit(":", 1)[1] for arn in updated) == [
         "order-billing",
         "order-fulfillment",
+        "order-notifications",
     ]
     assert again == updated
+    caps: dict[str, int | None] = {}
     for mapping in lambda_client.list_event_source_mappings()["EventSourceMappings"]:
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        queue = mapping["EventSourceArn"].rsplit(":", 1)[1]
+        caps[queue] = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    # The billing database's and SES's consumers are capped; fulfilment scales freely.
+    assert caps == {"order-fulfillment": None, "order-billing": 5, "order-notifications": 5}
+
+
+def test_the_caps_are_the_packaged_templates() -> None:
+    resources = json.loads(MERGE_TEMPLATE.read_text())["Resources"]
+    packaged = {
+        re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower(): source["Properties"]["ScalingConfig"][
+            "MaximumConcurrency"
+        ]
+        for name, resource in resources.items()
+        for source in resource.get("Properties", {}).get("Events", {}).values()
+        if "ScalingConfig" in source.get("Properties", {})
+    }
+    assert packaged == MAXIMUM_CONCURRENCY
 
 
 @mock_aws

@@ -20,7 +20,7 @@ import pytest
 from moto import mock_aws
 from moto.cloudformation.parsing import get_model_map
 
-from chalicelib.services import runner_from_url
+from chalicelib.adapters.sql.database import database_from_url
 from chalicelib.settings import Settings
 from deploy import stage_config
 from deploy.plan import REQUIRED, plan
@@ -36,7 +36,11 @@ PARAMETERS = {
 # Measured with moto 5.2: the resource types its CloudFormation does not create.
 NOT_IN_MOTO = {
     "network": set(),
-    "security": {"AWS::EC2::SecurityGroupEgress", "AWS::ApiGateway::Account"},
+    "security": {
+        "AWS::EC2::SecurityGroupEgress",
+        "AWS::ApiGateway::Account",
+        "AWS::IAM::ServiceLinkedRole",
+    },
     "messaging": {
         "AWS::SNS::TopicPolicy",
         "AWS::SQS::QueuePolicy",
@@ -229,7 +233,7 @@ def test_the_stage_configuration_comes_from_the_stacks_outputs(
         "orders@shop.example.com",
         "order-pipeline",
     )
-    runner = runner_from_url(settings.billing_database_url, deployed)
+    runner = database_from_url(settings.billing_database_url, deployed)
     cluster = deployed.client("rds").describe_db_clusters()["DBClusters"][0]
     secret = deployed.client("secretsmanager").describe_secret(
         SecretId="order-pipeline-billing-master"
@@ -274,9 +278,25 @@ def test_the_stage_configuration_comes_from_the_stacks_outputs(
     assert scans == [inventory_arn]
     assert settings.order_events_topic_arn in resources
     assert cluster["DBClusterArn"] in resources
+    # A missing order is a 404 only with ListBucket, and a GET or HEAD carries no s3:prefix.
+    (listing,) = [s for s in policy["Statement"] if s["Action"] == "s3:ListBucket"]
+    assert listing["Resource"].endswith(f":::{settings.orders_bucket}")
+    assert "Condition" not in listing
+    # Lambda creates its own log group on the chalice deploy path: the group's ARN, not ":*".
+    (logs,) = [s for s in policy["Statement"] if "logs:CreateLogGroup" in s["Action"]]
+    assert (
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/order-pipeline-prod"
+        in (logs["Resource"])
+    )
+    # SES checks the recipient's identity too in the sandbox: any identity, from our sender only.
+    (send,) = [s for s in policy["Statement"] if s["Action"] == "ses:SendEmail"]
+    assert send["Resource"][0] == "arn:aws:ses:us-east-1:123456789012:identity/*"
+    assert send["Condition"] == {"StringEquals": {"ses:FromAddress": settings.ses_sender}}
     for resource in resources:  # exact ARNs: only object keys and log streams end in a wildcard
         _, _, _, region, account, name = resource.split(":", 5)
         assert "*" not in region + account, resource
+        if resource in send["Resource"]:
+            name = name.removesuffix("identity/*")  # held to the sender by the condition
         assert "*" not in name.removesuffix("/orders/*").removesuffix(":*"), resource
 
 

@@ -172,7 +172,7 @@ def test_the_load_balancer_speaks_tls_12_or_later_and_http_only_redirects(
     assert (redirect["Protocol"], redirect["StatusCode"]) == ("HTTPS", "HTTP_301")
     (target_group,) = of_type(edge, "AWS::ElasticLoadBalancingV2::TargetGroup").values()
     properties = target_group["Properties"]
-    assert (properties["Port"], properties["HealthCheckPath"]) == (8080, "/healthz")
+    assert (properties["Port"], properties["HealthCheckPath"]) == (8080, "/livez")
 
 
 def _queues(messaging: Template) -> dict[str, dict[str, Any]]:
@@ -457,7 +457,7 @@ def test_every_dead_letter_queue_has_a_depth_alarm(messaging: Template) -> None:
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from local_stack.package import package
+    from deploy.package import package
 
     template: dict[str, Any] = json.loads(
         package(tmp_path_factory.mktemp("sam") / "out").read_text()
@@ -506,3 +506,118 @@ def test_packaged_function_names_match_what_chalice_deploy_names_them(
         json.dumps({"Fn::Sub": f"${{AWS::StackName}}-{name}"}) for name in EVENT_FUNCTIONS
     }
     assert names == expected
+
+
+def test_the_web_fleets_group_launches_with_a_role_the_key_policy_names(
+    all_templates: dict[str, Template],
+) -> None:
+    """EBS volumes on our key: Auto Scaling's role needs the key (AWS's documented two
+    statements); the default role does not exist on a fresh account, so the group has its own."""
+    security, fleet = all_templates["security"], all_templates["web-fleet"]
+    (role,) = of_type(security, "AWS::IAM::ServiceLinkedRole").values()
+    assert role["Properties"]["AWSServiceName"] == "autoscaling.amazonaws.com"
+    role_arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/"
+        "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_"
+        + role["Properties"]["CustomSuffix"]
+    }
+    key = security["Resources"]["Key"]
+    # KMS refuses a policy naming a principal that does not exist yet.
+    assert "AutoScalingServiceRole" in as_list(key.get("DependsOn", []))
+    statements = [
+        statement
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if statement.get("Principal") == {"AWS": role_arn}
+    ]
+    actions = {action for statement in statements for action in as_list(statement["Action"])}
+    assert actions == {
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:DescribeKey",
+        "kms:CreateGrant",
+    }
+    (grant,) = [s for s in statements if "kms:CreateGrant" in as_list(s["Action"])]
+    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": True}}
+    assert security["Outputs"]["AutoScalingServiceRoleArn"]["Value"] == role_arn
+
+    (group,) = of_type(fleet, "AWS::AutoScaling::AutoScalingGroup").values()
+    assert group["Properties"]["ServiceLinkedRoleARN"] == {
+        "Fn::ImportValue": {"Fn::Sub": "${SecurityStack}-AutoScalingServiceRoleArn"}
+    }
+    (template,) = of_type(fleet, "AWS::EC2::LaunchTemplate").values()
+    (volume,) = template["Properties"]["LaunchTemplateData"]["BlockDeviceMappings"]
+    assert volume["Ebs"]["Encrypted"] is True
+    assert is_our_key(volume["Ebs"]["KmsKeyId"])
+
+
+def _mentioned(node: Any) -> set[str]:
+    """Logical ids a node names (Ref, GetAtt, ${Name} in a Sub) and the exports it imports."""
+    if isinstance(node, list):
+        return {name for item in node for name in _mentioned(item)}
+    if not isinstance(node, dict):
+        return set()
+    if "Ref" in node or "Fn::GetAtt" in node:
+        return {str(referenced(node))}
+    if "Fn::ImportValue" in node:
+        return {"import:" + json.dumps(node["Fn::ImportValue"], sort_keys=True)}
+    return {name for item in node.values() for name in _mentioned(item)}
+
+
+def test_the_retained_database_stands_on_what_the_teardown_deletes_after_it(
+    all_templates: dict[str, Template],
+) -> None:
+    """The cluster and its writer are kept (Retain on delete and on replacement); what they use
+    is not, so the README's teardown deletes them before the stacks (else DELETE_FAILED)."""
+    data = all_templates["data"]
+    resources = data["Resources"]
+    for logical_id in ("BillingCluster", "BillingWriter"):
+        policies = (resources[logical_id].get("DeletionPolicy"),)
+        policies += (resources[logical_id].get("UpdateReplacePolicy"),)
+        assert policies == ("Retain", "Retain"), logical_id
+    uses = _mentioned(resources["BillingCluster"]["Properties"]) | _mentioned(
+        resources["BillingWriter"]["Properties"]
+    )
+    deleted_with_the_stacks = {
+        name
+        for name in uses
+        if name in resources and resources[name].get("DeletionPolicy") != "Retain"
+    } | {name.split("-")[-1].rstrip('"}') for name in uses if name.startswith("import:")}
+    assert deleted_with_the_stacks == {
+        "BillingSubnetGroup",  # data stack (stands on the network stack's private subnets)
+        "BillingMonitoringRole",  # data stack
+        "DatabaseSecurityGroupId",  # security stack
+        "KeyArn",  # security stack, but the key itself is retained
+    }
+    assert all_templates["security"]["Resources"]["Key"]["DeletionPolicy"] == "Retain"
+
+
+def test_the_reviews_smaller_risks_stay_fixed(all_templates: dict[str, Template]) -> None:
+    security, data, fleet = (all_templates[n] for n in ("security", "data", "web-fleet"))
+    # The load balancer reaches the web hosts only: an inline rule replaces the default egress.
+    alb = security["Resources"]["AlbSecurityGroup"]["Properties"]
+    assert [rule["CidrIp"] for rule in alb["SecurityGroupEgress"]] == ["127.0.0.1/32"]
+    # Access logging waits for the log bucket's policy.
+    for bucket in ("OrdersBucket", "ArtifactsBucket"):
+        assert "LogsBucketPolicy" in as_list(data["Resources"][bucket].get("DependsOn", []))
+    # Aurora's exported log: our group, with retention, on our key, made before the cluster.
+    (group,) = [
+        g
+        for g in of_type(data, "AWS::Logs::LogGroup").values()
+        if g["Properties"]["LogGroupName"] == "/aws/rds/cluster/order-pipeline-billing/postgresql"
+    ]
+    assert group["Properties"]["RetentionInDays"]
+    assert is_our_key(group["Properties"]["KmsKeyId"])
+    cluster = data["Resources"]["BillingCluster"]
+    assert "BillingPostgresqlLogGroup" in as_list(cluster["DependsOn"])
+    # Staging may let Aurora pause; production's default stays always on.
+    minimum = data["Parameters"]["BillingMinCapacity"]
+    assert 0 in minimum["AllowedValues"]
+    assert minimum["Default"] == 0.5
+    # Hosts read their own secret parameter only: no managed policy with ssm:GetParameter on *.
+    role = fleet["Resources"]["InstanceRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    readers = [s for s in statements if "ssm:GetParameter" in as_list(s["Action"])]
+    assert [s["Sid"] for s in readers] == ["ReadSecretKey"]

@@ -25,7 +25,7 @@ from order_web.publisher import IntakePublisher, IntakeUnavailable
 from order_web.security import HEADERS
 from order_web.services import CLIENT_CONFIG, WebServices, build_services
 from order_web.settings import SettingsError, WebSettings
-from tests.conftest import Inventory
+from tests.conftest import BOTO3_SESSION, Inventory
 from tests.vectors import VALID, raw_body
 
 
@@ -43,7 +43,9 @@ def web_settings(aws: Provisioned, **changes: Any) -> WebSettings:
 
 @pytest.fixture
 def web_app(aws: Provisioned) -> Flask:
-    return create_app({"SETTINGS": web_settings(aws), "TESTING": True})
+    return create_app(
+        {"BOTO3_SESSION": BOTO3_SESSION, "SETTINGS": web_settings(aws), "TESTING": True}
+    )
 
 
 @pytest.fixture
@@ -94,7 +96,14 @@ def unreachable_intake(aws: Provisioned) -> Flask:
     services = WebServices(
         IntakePublisher(unreachable, "arn:x"), reachable.catalog, reachable.statuses
     )
-    return create_app({"SETTINGS": settings, "SERVICES": services, "TESTING": True})
+    return create_app(
+        {
+            "BOTO3_SESSION": BOTO3_SESSION,
+            "SETTINGS": settings,
+            "SERVICES": services,
+            "TESTING": True,
+        }
+    )
 
 
 class Captured(logging.Handler):
@@ -149,7 +158,7 @@ def test_healthz_answers_over_plain_http_without_redirecting(web: FlaskClient) -
 
 def test_healthz_says_unavailable_when_the_catalog_cannot_be_read(aws: Provisioned) -> None:
     settings = web_settings(aws, inventory_table="no-such-table")
-    app = create_app({"SETTINGS": settings, "TESTING": True})
+    app = create_app({"BOTO3_SESSION": BOTO3_SESSION, "SETTINGS": settings, "TESTING": True})
     import order_web.health
 
     order_web.health._last_ok = 0.0  # no cached success from another test
@@ -171,7 +180,11 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
 
 def test_untrusted_host_headers_are_refused(aws: Provisioned) -> None:
     app = create_app(
-        {"SETTINGS": web_settings(aws, trusted_hosts=("shop.example.com",)), "TESTING": True}
+        {
+            "BOTO3_SESSION": BOTO3_SESSION,
+            "SETTINGS": web_settings(aws, trusted_hosts=("shop.example.com",)),
+            "TESTING": True,
+        }
     )
     client = app.test_client()
     assert client.get("/", base_url="http://shop.example.com").status_code == 200

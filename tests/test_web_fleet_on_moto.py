@@ -65,7 +65,7 @@ def _create_prerequisites(client: Any, endpoint: str) -> Prerequisites:
         "GroupId"
     ]
     target_group = client("elbv2").create_target_group(
-        Name="order-web", Protocol="HTTP", Port=8080, VpcId=vpc, HealthCheckPath="/healthz"
+        Name="order-web", Protocol="HTTP", Port=8080, VpcId=vpc, HealthCheckPath="/livez"
     )["TargetGroups"][0]["TargetGroupArn"]
     key = client("kms").create_key(Description="order-pipeline")["KeyMetadata"]["Arn"]
     topic = client("sns").create_topic(Name="order-intake")["TopicArn"]
@@ -87,7 +87,12 @@ def _create_prerequisites(client: Any, endpoint: str) -> Prerequisites:
     )
     exports = {
         "order-pipeline-network": {"VpcId": vpc, "PrivateSubnetIds": ",".join(private)},
-        "order-pipeline-security": {"KeyArn": key, "WebSecurityGroupId": web_group},
+        "order-pipeline-security": {
+            "KeyArn": key,
+            "WebSecurityGroupId": web_group,
+            "AutoScalingServiceRoleArn": "arn:aws:iam::123456789012:role/aws-service-role/"
+            "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_order-pipeline",
+        },
         "order-pipeline-messaging": {"OrderIntakeTopicArn": topic},
         "order-pipeline-data": {
             "OrdersTableName": "orders",
@@ -124,7 +129,20 @@ def _exporter(stack: str, outputs: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def run_play(aws: Prerequisites, playbook: str, variables: dict[str, Any]) -> tuple[int, str]:
+# moto's account: what STS GetCallerIdentity answers there.
+ACCOUNT_ID = "123456789012"
+# What inventories/<env>/group_vars/all.yml gives the plays (the test's inventory is -i localhost,).
+ENVIRONMENT_VARIABLES = {
+    "order_pipeline_stage": STAGE,
+    "order_pipeline_account_id": ACCOUNT_ID,
+    "order_pipeline_region": REGION,
+    "web_fleet_instance_type": "t3.small",
+}
+
+
+def play(
+    aws: Prerequisites, playbook: str, variables: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
     environment = {
         **os.environ,
         "AWS_ENDPOINT_URL": aws.endpoint,
@@ -134,10 +152,10 @@ def run_play(aws: Prerequisites, playbook: str, variables: dict[str, Any]) -> tu
         "ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"),
         "ANSIBLE_FORCE_COLOR": "0",
     }
-    result = subprocess.run(
+    return subprocess.run(
         [
             str(ANSIBLE_PLAYBOOK),
-            *("-i", "localhost,", "-e", json.dumps({"order_pipeline_stage": STAGE, **variables})),
+            *("-i", "localhost,", "-e", json.dumps({**ENVIRONMENT_VARIABLES, **variables})),
             str(PLAYBOOKS / playbook),
         ],
         cwd=PLAYBOOKS,
@@ -147,6 +165,10 @@ def run_play(aws: Prerequisites, playbook: str, variables: dict[str, Any]) -> tu
         timeout=300,
         check=False,
     )
+
+
+def run_play(aws: Prerequisites, playbook: str, variables: dict[str, Any]) -> tuple[int, str]:
+    result = play(aws, playbook, variables)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", output)
@@ -162,6 +184,19 @@ def run_fleet_play(aws: Prerequisites, version: str = "0.1.0") -> tuple[int, str
         "web_fleet_max_size": 2,
     }
     return run_play(aws, "fleet.yml", variables)
+
+
+@pytest.mark.parametrize("playbook", ["site.yml", "fleet.yml", "hosts.yml"])
+def test_credentials_of_another_account_change_nothing(
+    moto_aws: Prerequisites, playbook: str
+) -> None:
+    """-i inventories/staging with production's credentials: refused before any change."""
+    result = play(moto_aws, playbook, {"order_pipeline_account_id": "111122223333"})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"These credentials are account {ACCOUNT_ID}" in output, output[-3000:]
+    assert "Nothing was changed" in output
+    assert re.search(r"localhost\s*:\s*ok=\d+\s+changed=0\b", output), output[-3000:]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from order_contracts.events import RejectionReason
 from order_web import create_app
 from order_web.adapters import Catalog
 from order_web.security import HEADERS
-from tests.conftest import Inventory, invoke
+from tests.conftest import BOTO3_SESSION, Inventory, invoke
 from tests.factories import sqs_record
 from tests.test_web_app import intake_messages, order_form, unreachable_intake, web_settings
 
@@ -27,7 +27,9 @@ def shop_app(aws: Provisioned, inventory: Inventory) -> Flask:
     inventory.stock("MUG-BLUE", 5, price="12.00", currency="EUR")
     inventory.stock("TEA-EARLGREY", 0, price="4.50", currency="EUR")
     inventory.stock("TEA-MATCHA", 3, price="1200", currency="JPY")
-    return create_app({"SETTINGS": web_settings(aws), "TESTING": True})
+    return create_app(
+        {"BOTO3_SESSION": BOTO3_SESSION, "SETTINGS": web_settings(aws), "TESTING": True}
+    )
 
 
 @pytest.fixture
@@ -284,7 +286,9 @@ def test_pages_carry_the_security_headers(shop: FlaskClient) -> None:
 def test_production_session_cookies_are_secure_httponly_and_samesite(
     aws: Provisioned, inventory: Inventory
 ) -> None:
-    app = create_app({"SETTINGS": web_settings(aws, environment="production")})
+    app = create_app(
+        {"BOTO3_SESSION": BOTO3_SESSION, "SETTINGS": web_settings(aws, environment="production")}
+    )
     # Rendering the form puts its CSRF token in the session, which sets the cookie.
     cookie = app.test_client().get("/", base_url="https://shop.example.com").headers["Set-Cookie"]
     assert "Secure" in cookie
@@ -295,7 +299,9 @@ def test_production_session_cookies_are_secure_httponly_and_samesite(
 def test_the_alb_forwarded_scheme_and_client_are_honoured(
     aws: Provisioned, inventory: Inventory
 ) -> None:
-    app = create_app({"SETTINGS": web_settings(aws), "TESTING": True})
+    app = create_app(
+        {"BOTO3_SESSION": BOTO3_SESSION, "SETTINGS": web_settings(aws), "TESTING": True}
+    )
 
     @app.get("/_whoami")
     def whoami() -> dict[str, Any]:

@@ -10,23 +10,26 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from order_web import logs, security
+from order_web import health, logs, security
 from order_web.extensions import csrf
 from order_web.services import WebServices, build_services
 from order_web.settings import WebSettings
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Compose the app; config may carry SETTINGS and SERVICES (tests) and Flask keys."""
+    """Compose the app; config may carry SETTINGS, SERVICES or BOTO3_SESSION (tests) and
+    Flask keys."""
     config = dict(config or {})
     settings: WebSettings = config.pop("SETTINGS", None) or WebSettings.from_env()
-    web_services: WebServices = config.pop("SERVICES", None) or build_services(settings)
+    session = config.pop("BOTO3_SESSION", None)
+    web_services: WebServices = config.pop("SERVICES", None) or build_services(settings, session)
 
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,
-        TRUSTED_HOSTS=list(settings.trusted_hosts) or None,
+        # Not Flask's TRUSTED_HOSTS: health.trust_only checks the Host, health checks aside.
+        TRUSTED_HOSTS=None,
         SESSION_COOKIE_SECURE=settings.environment == "production",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -38,10 +41,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["order_web"] = web_services
 
     logs.init_app(app)  # first, so even a request refused by CSRF has its correlation id
+    health.trust_only(app, settings.trusted_hosts)  # before CSRF: a wrong Host is refused first
     csrf.init_app(app)
     security.init_app(app)
 
-    from order_web import health, shop
+    from order_web import shop
 
     app.register_blueprint(health.bp)
     app.register_blueprint(shop.bp)

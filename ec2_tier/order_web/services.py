@@ -22,8 +22,10 @@ class WebServices:
     statuses: OrderStatuses
 
 
-def build_services(settings: WebSettings) -> WebServices:
-    session = boto3.session.Session()
+def build_services(
+    settings: WebSettings, session: boto3.session.Session | None = None
+) -> WebServices:
+    session = session or boto3.session.Session()
     dynamodb = session.client("dynamodb", config=CLIENT_CONFIG)
     return WebServices(
         publisher=IntakePublisher(

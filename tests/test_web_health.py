@@ -1,0 +1,74 @@
+"""Health checks with trusted hosts set: liveness for the load balancer, readiness for the boot.
+
+The ALB's health check and the role's own check send the instance's IP as the Host; with the
+shop's names trusted, both must still be answered, and everything else still refused.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from local_stack.resources import Provisioned
+from order_web import create_app, health
+from tests.cfn import of_type, templates
+from tests.conftest import BOTO3_SESSION
+from tests.test_web_app import web_settings
+
+PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
+SHOP = "shop.example.com"
+# The ALB's health check (the target's private address) and the role's (loopback).
+ADDRESSES = ("http://10.40.10.12:8080", "http://127.0.0.1:8080")
+
+
+@pytest.mark.parametrize("base_url", ADDRESSES)
+@pytest.mark.parametrize("path", ["/livez", "/healthz"])
+def test_health_checks_answer_an_address_as_host_when_hosts_are_trusted(
+    aws: Provisioned, base_url: str, path: str
+) -> None:
+    app = create_app(
+        {
+            "BOTO3_SESSION": BOTO3_SESSION,
+            "SETTINGS": web_settings(aws, trusted_hosts=(SHOP,)),
+            "TESTING": True,
+        }
+    )
+    response = app.test_client().get(path, base_url=base_url)
+    assert (response.status_code, response.json) == (200, {"status": "ok"})
+
+
+@pytest.mark.parametrize("base_url", ADDRESSES)
+def test_everything_else_still_refuses_an_untrusted_host(aws: Provisioned, base_url: str) -> None:
+    app = create_app(
+        {
+            "BOTO3_SESSION": BOTO3_SESSION,
+            "SETTINGS": web_settings(aws, trusted_hosts=(SHOP,)),
+            "TESTING": True,
+        }
+    )
+    client = app.test_client()
+    assert client.get("/", base_url=base_url).status_code == 400
+    assert client.get("/no-such-page", base_url=base_url).status_code == 400
+    assert client.post("/orders", data={}, base_url=base_url).status_code == 400
+    assert client.get("/", base_url=f"http://{SHOP}").status_code == 200
+
+
+def test_liveness_does_not_depend_on_dynamodb_readiness_does(aws: Provisioned) -> None:
+    """A DynamoDB blip must not make every target unhealthy (the ASG would replace them all)."""
+    app = create_app(
+        {
+            "BOTO3_SESSION": BOTO3_SESSION,
+            "SETTINGS": web_settings(aws, inventory_table="no-such-table"),
+            "TESTING": True,
+        }
+    )
+    health._last_ok = 0.0  # no cached success from another test
+    client = app.test_client()
+    assert client.get("/livez").status_code == 200
+    assert client.get("/healthz").status_code == 503
+
+
+def test_the_target_group_asks_liveness_and_the_boot_waits_for_readiness() -> None:
+    (group,) = of_type(templates()["edge"], "AWS::ElasticLoadBalancingV2::TargetGroup").values()
+    assert group["Properties"]["HealthCheckPath"] == health.LIVENESS_PATH
+    verify = (PLAYBOOKS / "roles" / "order_web" / "tasks" / "verify.yml").read_text()
+    assert f"/{{{{ order_web_port }}}}{health.READINESS_PATH}" in verify.replace(":", "/")
