@@ -6,6 +6,7 @@ refusal into its response, in one place.
 
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 
 from chalice.app import Response
 from pydantic import ValidationError
@@ -24,6 +25,7 @@ from order_contracts import (
     is_order_id,
     order_placed,
 )
+from order_contracts.status import OrderStatusView, StatusEntry
 
 CORRELATION_HEADER = "x-correlation-id"
 REFUSED = "order request refused"
@@ -104,17 +106,21 @@ def _get_order(order_id: str, services: Services) -> Response:
         raise not_found
     record = services.store.get(order_id)
     if record is not None:
-        return json_response(
-            200,
-            {
-                "order_id": order_id,
-                "status": record.status,
-                "history": [entry.__dict__ for entry in record.history],
-                "rejection": [reason.model_dump(mode="json") for reason in record.rejection],
-            },
+        view = OrderStatusView(
+            order_id=order_id,
+            status=record.status,
+            history=[
+                StatusEntry(
+                    status=entry.status, at=datetime.fromisoformat(entry.at), detail=entry.detail
+                )
+                for entry in record.history
+            ],
+            rejection=record.rejection,
         )
+        return json_response(200, view.document())
     received_at = services.documents.received_at(order_id)
     if received_at is None:
         raise not_found
-    history = [{"status": "RECEIVED", "at": received_at.isoformat(), "detail": "via api"}]
-    return json_response(200, {"order_id": order_id, "status": "RECEIVED", "history": history})
+    received = StatusEntry(status="RECEIVED", at=received_at, detail="via api")
+    view = OrderStatusView(order_id=order_id, status="RECEIVED", history=[received])
+    return json_response(200, view.document())
