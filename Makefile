@@ -20,8 +20,8 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/chalice_app:$(CURDIR)/ec2_tier
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help run redrive test lint typecheck templates playbooks-lint unit system-packages \
-	bench bench-tools wheel wheelhouse package ansible-venv lock clean
+.PHONY: help run redrive test check lint typecheck templates playbooks-lint unit functional system \
+	system-packages bench bench-tools wheel wheelhouse package ansible-venv lock clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -78,7 +78,30 @@ redrive: $(STAMP) ## Dead letters back to their queue on AWS: QUEUE=order-fulfil
 	  exit 2; }
 	@$(REDRIVE_ENV) $(BIN)/python -m ops.redrive $(REDRIVE_LOCAL) $(QUEUE)
 
-test: lint typecheck templates playbooks-lint system-packages unit ## Every check CI runs: ruff, mypy, templates, playbooks, pytest (e2e, browser, converge)
+test: check templates playbooks-lint system-packages system ## Every check CI runs: make check, templates, playbooks, then the system tests
+
+# The tiers of tests/ (tests/conftest.py marks each test after its directory): unit is pure
+# Python; functional runs in process (moto, the Chalice and Flask test clients, SQLite);
+# system starts or drives what is outside the process (the local stack, gunicorn, chromium,
+# PostgreSQL, systemd-nspawn, ansible-playbook, pip, chalice package) and needs root.
+check: lint typecheck ## The fast loop, under a minute: ruff, mypy, unit and functional tests on 2 workers
+	@echo "==> pytest (unit, functional)"
+	@$(BIN)/pytest -n 2 -m "not system" tests/unit tests/functional $(ARGS)
+
+unit: $(STAMP) ## pytest tests/unit: pure Python, in seconds
+	@echo "==> pytest tests/unit"
+	@$(BIN)/pytest tests/unit $(ARGS)
+
+functional: $(STAMP) ## pytest tests/functional: in process on moto, the Chalice and Flask clients, SQLite
+	@echo "==> pytest tests/functional"
+	@$(BIN)/pytest tests/functional $(ARGS)
+
+# newman runs the Postman collection against the local stack; pinned in package-lock.json.
+# The Debian packages first: npm comes with them.
+NEWMAN := node_modules/.bin/newman
+system: $(STAMP) $(ANSIBLE_STAMP) system-packages $(NEWMAN) ## pytest tests/system: e2e, browser, gunicorn, PostgreSQL, converge, packaging (minutes)
+	@echo "==> pytest tests/system"
+	@$(BIN)/pytest tests/system $(ARGS)
 
 # Debian packages the tests use: a real PostgreSQL server (the ledger tests run the same SQL
 # on SQLite and on it), chromium (the browser test) and iproute2 (its network namespace);
@@ -104,12 +127,6 @@ lint: $(STAMP) ## ruff lint and format check
 typecheck: $(STAMP) ## mypy on the application packages
 	@echo "==> mypy"
 	@$(BIN)/mypy
-
-# newman runs the Postman collection against the local stack; pinned in package-lock.json.
-NEWMAN := node_modules/.bin/newman
-unit: $(STAMP) $(NEWMAN) ## pytest (handlers, contract vectors, templates, the running local stack)
-	@echo "==> pytest"
-	@$(BIN)/pytest $(ARGS)
 
 $(NEWMAN): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 (apt-get install nodejs npm)"; exit 1; }

@@ -1,3 +1,18 @@
+"""What every tier shares: offline AWS settings, the tier markers, helpers for the pipeline.
+
+The tiers are directories, and each test is marked after its directory:
+
+- tests/unit: pure Python. No AWS API, not even moto in process; no server, no other program.
+- tests/functional: in process: moto, the Chalice and Flask test clients, botocore's Stubber,
+  SQLite (tests/functional/conftest.py holds their fixtures).
+- tests/system: something outside the process: the local stack, gunicorn, a moto server,
+  chromium, PostgreSQL, systemd-nspawn, ansible-playbook, pip, chalice package, cfn-lint.
+
+A test goes in the lowest tier its needs allow, in the file named after the module it tests
+(tests/<tier>/test_<module>.py; order_web's modules as test_web_<module>, local_stack's as
+test_local_<module>, the playbooks' as test_playbook_<name>).
+"""
+
 import dataclasses
 import io
 import json
@@ -9,24 +24,33 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import moto  # noqa: F401  # before BOTO3_SESSION, see there
 import pytest
 from chalice.test import Client
-from moto import mock_aws
 
-from app import app
 from chalicelib.observability import logger
-from chalicelib.services import (
-    Services,
-    build_services,
-    get_services,
-    reset_services,
-    set_services,
-)
+from chalicelib.services import Services, build_services, get_services, reset_services, set_services
 from chalicelib.settings import Settings
-from local_stack.resources import Provisioned, provision
+from local_stack.resources import Provisioned
 from order_contracts import Order
 
-CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "functional", "system")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, the directory it is in; refuse a test outside the tiers."""
+    for item in items:
+        path = item.path.resolve()
+        if not path.is_relative_to(TESTS):
+            continue
+        tier = path.relative_to(TESTS).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: a test belongs in tests/unit, tests/functional or tests/system"
+            )
+        item.add_marker(tier)
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +63,11 @@ def offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-# One boto3 session for every test's fixtures: a new session loads each service's model from
-# disk again (about 40 ms a client), which was most of a moto test's setup. Clients are still
-# built per test, so each binds to that test's moto and environment.
+# One boto3 session for the tests' fixtures, helpers and bodies (BOTO3_SESSION.client, not
+# boto3.client): a new session loads each service's model from disk again (about 40 ms a
+# client, 150 ms a DynamoDB resource), and mock_aws gives boto3 a new default session each
+# time. Clients are still built per test, so each binds to that test's moto and environment.
+# (moto reaches only the sessions made after its import: it is imported above.)
 BOTO3_SESSION = boto3.session.Session()
 
 
@@ -63,18 +89,9 @@ def replace_services(**changes: Any) -> Services:
     return services
 
 
-@pytest.fixture
-def aws(tmp_path: Path) -> Iterator[Provisioned]:
-    """moto in process with every resource of the local resource description."""
-    with mock_aws():
-        provisioned = provision(BOTO3_SESSION, f"sqlite:///{tmp_path / 'billing.db'}")
-        with services_of(provisioned):
-            yield provisioned
-
-
 class Inventory:
     def __init__(self) -> None:
-        self._table = boto3.resource("dynamodb").Table("inventory")
+        self._table = BOTO3_SESSION.resource("dynamodb").Table("inventory")
 
     def stock(self, sku: str, units: int, price: str = "4.50", currency: str = "EUR") -> None:
         self._table.put_item(
@@ -106,30 +123,16 @@ class Inventory:
         return int(self._table.get_item(Key={"sku": sku}, ConsistentRead=True)["Item"]["stock"])
 
 
-@pytest.fixture
-def inventory(aws: Provisioned) -> Inventory:
-    inventory = Inventory()
-    for sku in ("TEA-EARLGREY", "MUG-BLUE", "TEA-MATCHA", "DATES-1KG"):
-        inventory.stock(sku, 100)
-    return inventory
-
-
-@pytest.fixture
-def client(aws: Provisioned) -> Iterator[Client]:
-    with Client(app, project_dir=str(CHALICE_DIR)) as client:
-        yield client
-
-
 class EventTap:
     """A queue subscribed to order-events, to see what the pipeline published."""
 
     def __init__(self, provisioned: Provisioned) -> None:
-        self._sqs = boto3.client("sqs")
+        self._sqs = BOTO3_SESSION.client("sqs")
         self.url = self._sqs.create_queue(QueueName="test-order-events-tap")["QueueUrl"]
         arn = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        boto3.client("sns").subscribe(
+        BOTO3_SESSION.client("sns").subscribe(
             TopicArn=provisioned.topic_arns["order-events"],
             Protocol="sqs",
             Endpoint=arn,
@@ -153,14 +156,9 @@ class EventTap:
                 self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
 
 
-@pytest.fixture
-def published(aws: Provisioned) -> EventTap:
-    return EventTap(aws)
-
-
 def order_item(order_id: str) -> dict[str, Any] | None:
     item: dict[str, Any] | None = (
-        boto3.resource("dynamodb")
+        BOTO3_SESSION.resource("dynamodb")
         .Table("orders")
         .get_item(Key={"order_id": order_id}, ConsistentRead=True)
         .get("Item")
@@ -169,7 +167,12 @@ def order_item(order_id: str) -> dict[str, Any] | None:
 
 
 def counter(name: str) -> int:
-    item = boto3.resource("dynamodb").Table("counters").get_item(Key={"name": name}).get("Item")
+    item = (
+        BOTO3_SESSION.resource("dynamodb")
+        .Table("counters")
+        .get_item(Key={"name": name})
+        .get("Item")
+    )
     return int(item["value"]) if item else 0
 
 
@@ -179,9 +182,17 @@ def invoke(client: Client, function: str, *records: dict[str, Any]) -> list[str]
     return [item["itemIdentifier"] for item in payload["batchItemFailures"]]
 
 
+def put_order(
+    client: Client, order_id: str, body: str, headers: dict[str, str] | None = None
+) -> Any:
+    """PUT /orders/{order_id} through the Chalice client, as JSON."""
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    return client.http.put(f"/orders/{order_id}", headers=headers, body=body)
+
+
 def queue_messages(url: str) -> list[dict[str, Any]]:
     """Receive (without deleting) what a queue holds, with attributes."""
-    sqs = boto3.client("sqs")
+    sqs = BOTO3_SESSION.client("sqs")
     return sqs.receive_message(
         QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
     ).get("Messages", [])

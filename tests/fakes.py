@@ -1,5 +1,5 @@
-"""In-memory fakes of the ports, behaving as the adapters do (tests/test_port_contracts.py holds
-each fake and its adapter to the same assertions).
+"""In-memory fakes of the ports, behaving as the adapters do
+(tests/functional/test_port_contracts.py holds each fake and its adapter to the same assertions).
 
 They let the steps (reservation.process_order, billing.initiate_billing,
 communications.customer_communications) be tested in microseconds, including the cases that

@@ -4,7 +4,7 @@ A request whose signature is missing, wrong or expired, a caller whose policies 
 a throttled request, one the web ACL blocked or one too large never reaches app.py: API
 Gateway answers it with a gateway response. This table gives each response type its status,
 its error code and a default message. On AWS the packaged template's gateway responses
-(merge-template.json, held to this table by tests/test_api_authority_template.py) write
+(merge-template.json, held to this table by tests/system/test_package.py) write
 `{"error": code, "message": ...}` with API Gateway's own message; the local gateway answers
 the same codes with these messages. No boto3 here.
 """

@@ -1,0 +1,301 @@
+"""deploy/stage_config.py on moto: the stacks moto's CloudFormation can create, created in
+moto, feeding the stage configuration.
+
+moto's CloudFormation skips resource types it does not implement (with a warning) and then
+fails on any Ref, GetAtt or output that names a skipped resource. So each template is cut to
+the subset moto supports, plus everything that depends only on that subset; the cut is
+asserted below (it is the measurement), and the few outputs the stage needs from cut
+resources (Aurora cluster, its secret, the SES identity and configuration set) come from the
+same resources created in moto through their own APIs.
+"""
+
+import json
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.cloudformation.parsing import get_model_map
+
+from chalicelib.adapters.sql.database import database_from_url
+from chalicelib.settings import Settings
+from deploy import stage_config
+from deploy.stacks import STACKS
+from deploy.templates import Template, load_template
+from local_stack.resources import RESOURCES
+from tests import ROOT
+
+CHALICE_DIR = ROOT / "chalice_app" / ".chalice"
+PARAMETERS = {
+    "messaging": {"SenderDomain": "shop.example.com"},
+    "edge": {"DomainName": "shop.example.com"},
+}
+# Measured with moto 5.2: the resource types its CloudFormation does not create.
+NOT_IN_MOTO = {
+    "network": set(),
+    "security": {
+        "AWS::EC2::SecurityGroupEgress",
+        "AWS::ApiGateway::Account",
+        "AWS::IAM::ServiceLinkedRole",
+    },
+    "messaging": {
+        "AWS::SNS::TopicPolicy",
+        "AWS::SQS::QueuePolicy",
+        "AWS::SNS::Subscription",
+        "AWS::CloudWatch::Alarm",
+        "AWS::SES::ConfigurationSet",
+        "AWS::SES::ConfigurationSetEventDestination",
+        "AWS::SES::EmailIdentity",
+    },
+    "data": {
+        "AWS::S3::BucketPolicy",
+        "AWS::SecretsManager::Secret",
+        "AWS::SecretsManager::SecretTargetAttachment",
+        "AWS::RDS::DBCluster",
+    },
+    "edge": {
+        "AWS::CertificateManager::Certificate",
+        "AWS::WAFv2::WebACL",
+        "AWS::WAFv2::WebACLAssociation",
+        "AWS::WAFv2::LoggingConfiguration",
+    },
+}
+# Outputs lost with the cut resources that the stage configuration needs.
+STAND_IN_OUTPUTS = {
+    "messaging": {"SesConfigurationSetName", "SesIdentityName"},
+    "data": {"BillingClusterArn", "BillingSecretArn"},
+}
+
+
+def _mentions(node: Any, names: set[str]) -> bool:
+    text = json.dumps(node)
+    return any(
+        f'"Ref": "{n}"' in text or f'["{n}", ' in text or f"${{{n}}}" in text or f"${{{n}." in text
+        for n in names
+    )
+
+
+def moto_subset(template: Template) -> tuple[Template, set[str], set[str]]:
+    """The template without what moto cannot create; also the cut types and outputs."""
+    supported = set(get_model_map())
+    resources = dict(template["Resources"])
+    cut = {name for name, r in resources.items() if r["Type"] not in supported}
+    cut_types = {resources[name]["Type"] for name in cut}
+    while True:
+        dependent = {
+            name
+            for name, resource in resources.items()
+            if name not in cut and _mentions(resource.get("Properties", {}), cut)
+        }
+        if not dependent:
+            break
+        cut |= dependent
+    kept = {name: dict(r) for name, r in resources.items() if name not in cut}
+    for resource in kept.values():
+        if "DependsOn" in resource:
+            resource["DependsOn"] = [d for d in _as_list(resource["DependsOn"]) if d not in cut]
+    outputs = template.get("Outputs", {})
+    cut_outputs = {name for name, output in outputs.items() if _mentions(output, cut)}
+    subset = {
+        **template,
+        "Resources": kept,
+        "Outputs": {n: o for n, o in outputs.items() if n not in cut_outputs},
+    }
+    return subset, cut_types, cut_outputs
+
+
+def _as_list(node: Any) -> list[Any]:
+    return node if isinstance(node, list) else [node]
+
+
+def _stand_ins(session: boto3.session.Session) -> dict[str, dict[str, str]]:
+    """What CloudFormation would have output, from the same resources made through their APIs."""
+    sesv2 = session.client("sesv2")
+    sesv2.create_configuration_set(ConfigurationSetName="order-pipeline")
+    sesv2.create_email_identity(EmailIdentity="shop.example.com")
+    secret = session.client("secretsmanager").create_secret(
+        Name="order-pipeline-billing-master", SecretString='{"username": "billing_admin"}'
+    )
+    cluster = session.client("rds").create_db_cluster(
+        DBClusterIdentifier="order-pipeline-billing",
+        Engine="aurora-postgresql",
+        DatabaseName="billing",
+        MasterUsername="billing_admin",
+        ManageMasterUserPassword=True,
+    )
+    return {
+        "messaging": {
+            "SesConfigurationSetName": "order-pipeline",
+            "SesIdentityName": "shop.example.com",
+        },
+        "data": {
+            "BillingClusterArn": cluster["DBCluster"]["DBClusterArn"],
+            "BillingSecretArn": secret["ARN"],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Iterator[boto3.session.Session]:
+    """Every stack of the issue created in moto's CloudFormation, in deploy order."""
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        cloudformation = session.client("cloudformation")
+        stand_ins = _stand_ins(session)
+        for stack in STACKS:
+            if stack.deployed_by_ansible:
+                continue
+            subset, cut_types, cut_outputs = moto_subset(load_template(stack.template))
+            assert cut_types == NOT_IN_MOTO[stack.key], stack.key
+            assert STAND_IN_OUTPUTS.get(stack.key, set()) <= cut_outputs
+            for name, literal in stand_ins.get(stack.key, {}).items():
+                export = {"Name": f"{stack.name}-{name}"}
+                subset["Outputs"][name] = {"Value": literal, "Export": export}
+            parameters = [
+                {"ParameterKey": key, "ParameterValue": value}
+                for key, value in PARAMETERS.get(stack.key, {}).items()
+            ]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # moto's "not supported" for cut conditionals
+                cloudformation.create_stack(
+                    StackName=stack.name,
+                    TemplateBody=json.dumps(subset),
+                    Parameters=parameters,
+                    Capabilities=["CAPABILITY_IAM"],
+                )
+            (described,) = cloudformation.describe_stacks(StackName=stack.name)["Stacks"]
+            assert described["StackStatus"] == "CREATE_COMPLETE", stack.key
+        yield session
+
+
+def test_moto_creates_the_queues_with_their_dead_letter_queues_and_our_key(
+    deployed: boto3.session.Session,
+) -> None:
+    sqs = deployed.client("sqs")
+    outputs = stage_config.read_outputs(deployed.client("cloudformation"))
+    for queue in RESOURCES.queues:
+        url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(attributes["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"].endswith(f":{queue.dead_letter_name}")
+        assert int(redrive["maxReceiveCount"]) == queue.max_receive_count
+        assert int(attributes["VisibilityTimeout"]) == queue.visibility_timeout
+        assert attributes["KmsMasterKeyId"] == outputs["security"]["KeyArn"]
+
+
+def test_moto_creates_the_tables_and_topics(deployed: boto3.session.Session) -> None:
+    dynamodb = deployed.client("dynamodb")
+    for table in RESOURCES.tables:
+        described = dynamodb.describe_table(TableName=table.name)["Table"]
+        assert described["KeySchema"] == [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
+    topics = {arn.rsplit(":", 1)[1] for arn in _topic_arns(deployed)}
+    assert set(RESOURCES.topics) <= topics
+
+
+def _topic_arns(session: boto3.session.Session) -> list[str]:
+    return [t["TopicArn"] for t in session.client("sns").list_topics()["Topics"]]
+
+
+def test_moto_ignores_subscriptions_and_bucket_notifications(
+    deployed: boto3.session.Session,
+) -> None:
+    """Measured: the two kinds of wiring only the template tests can check."""
+    assert deployed.client("sns").list_subscriptions()["Subscriptions"] == []
+    bucket = f"{RESOURCES.bucket.name_prefix}-123456789012-us-east-1"
+    notification = deployed.client("s3").get_bucket_notification_configuration(Bucket=bucket)
+    assert "TopicConfigurations" not in notification
+
+
+def test_the_stage_configuration_comes_from_the_stacks_outputs(
+    deployed: boto3.session.Session, tmp_path: Path
+) -> None:
+    chalice_dir = tmp_path / ".chalice"
+    shutil.copytree(CHALICE_DIR, chalice_dir)
+    dev_before = json.loads((chalice_dir / "config.json").read_text())["stages"]["dev"]
+
+    stage_config.main(
+        ["--stage", "prod", "--region", "us-east-1", "--chalice-dir", str(chalice_dir)]
+    )
+
+    config = json.loads((chalice_dir / "config.json").read_text())
+    assert config["stages"]["dev"] == dev_before
+    prod = config["stages"]["prod"]
+    assert prod["iam_policy_file"] == "policy-prod.json"
+    environment = prod["environment_variables"]
+    settings = Settings.from_env(environment)
+    assert settings.max_receive_count == 5
+    assert settings.order_events_topic_arn in _topic_arns(deployed)
+    assert settings.orders_bucket == f"{RESOURCES.bucket.name_prefix}-123456789012-us-east-1"
+    assert (settings.ses_sender, settings.ses_configuration_set) == (
+        "orders@shop.example.com",
+        "order-pipeline",
+    )
+    runner = database_from_url(settings.billing_database_url, deployed)
+    cluster = deployed.client("rds").describe_db_clusters()["DBClusters"][0]
+    secret = deployed.client("secretsmanager").describe_secret(
+        SecretId="order-pipeline-billing-master"
+    )
+    assert runner._target == {  # type: ignore[attr-defined]
+        "resourceArn": cluster["DBClusterArn"],
+        "secretArn": secret["ARN"],
+        "database": "billing",
+    }
+
+    policy = json.loads((chalice_dir / "policy-prod.json").read_text())
+    resources = {
+        resource
+        for statement in policy["Statement"]
+        for resource in (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+    }
+    queue_arns = {
+        deployed.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        for url in deployed.client("sqs").list_queues()["QueueUrls"]
+    }
+    table_arns = {
+        deployed.client("dynamodb").describe_table(TableName=t.name)["Table"]["TableArn"]
+        for t in RESOURCES.tables
+    }
+    assert queue_arns <= resources  # the three queues and their three DLQs
+    assert table_arns <= resources
+    # GET /catalog scans the inventory table, and no other table may be scanned.
+    inventory_arn = deployed.client("dynamodb").describe_table(TableName="inventory")["Table"][
+        "TableArn"
+    ]
+    scans = [
+        statement["Resource"]
+        for statement in policy["Statement"]
+        if "dynamodb:Scan" in statement["Action"]
+    ]
+    assert scans == [inventory_arn]
+    assert settings.order_events_topic_arn in resources
+    assert cluster["DBClusterArn"] in resources
+    # A missing order is a 404 only with ListBucket, and a GET or HEAD carries no s3:prefix.
+    (listing,) = [s for s in policy["Statement"] if s["Action"] == "s3:ListBucket"]
+    assert listing["Resource"].endswith(f":::{settings.orders_bucket}")
+    assert "Condition" not in listing
+    # Lambda creates its own log group on the chalice deploy path: the group's ARN, not ":*".
+    (logs,) = [s for s in policy["Statement"] if "logs:CreateLogGroup" in s["Action"]]
+    assert (
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/order-pipeline-prod"
+        in (logs["Resource"])
+    )
+    # SES checks the recipient's identity too in the sandbox: any identity, from our sender only.
+    (send,) = [s for s in policy["Statement"] if s["Action"] == "ses:SendEmail"]
+    assert send["Resource"][0] == "arn:aws:ses:us-east-1:123456789012:identity/*"
+    assert send["Condition"] == {"StringEquals": {"ses:FromAddress": settings.ses_sender}}
+    for resource in resources:  # exact ARNs: only object keys and log streams end in a wildcard
+        _, _, _, region, account, name = resource.split(":", 5)
+        assert "*" not in region + account, resource
+        if resource in send["Resource"]:
+            name = name.removesuffix("identity/*")  # held to the sender by the condition
+        assert "*" not in name.removesuffix("/orders/*").removesuffix(":*"), resource
