@@ -56,6 +56,11 @@ def get_order(order_id: str) -> Response:
     return orders_api.get_order(order_id, _correlation_id(), get_services())
 
 
+@app.route("/orders/{order_id}/cancel", methods=["POST"], authorizer=SIGNED)
+def cancel_order(order_id: str) -> Response:
+    return orders_api.cancel_order(order_id, _correlation_id(), get_services())
+
+
 @app.route("/catalog", methods=["GET"], authorizer=SIGNED)
 def list_catalog() -> Response:
     return catalog_api.list_catalog(_correlation_id(), get_services())

@@ -69,12 +69,12 @@ RESOURCES = Resources(
         Subscription(
             topic="order-events",
             queue="order-billing",
-            filter_policy={"event_type": ["OrderReserved"]},
+            filter_policy={"event_type": ["OrderCancelled", "OrderReserved"]},
         ),
         Subscription(
             topic="order-events",
             queue="order-notifications",
-            filter_policy={"event_type": ["OrderBilled", "OrderRejected"]},
+            filter_policy={"event_type": ["OrderBilled", "OrderCancelled", "OrderRejected"]},
         ),
     ),
     tables=(Table("orders", "order_id"), Table("inventory", "sku"), Table("counters", "name")),

@@ -158,7 +158,26 @@ class OrderConfirmed(EventEnvelope):
     email: Literal["sent", "suppressed", "rate_limited"]
 
 
-AnyEvent = OrderPlaced | OrderReserved | OrderRejected | OrderBilled | OrderConfirmed
+# Where an order was when it was cancelled: RECEIVED means before fulfillment recorded it
+# (no stock held, nothing billed); RESERVED, BILLED and CONFIRMED orders held stock.
+CancelledFrom = Literal["RECEIVED", "RESERVED", "BILLED", "CONFIRMED"]
+
+
+class OrderCancelled(EventEnvelope):
+    """The order is cancelled: its stock is back (in the same write); billing reverses any
+    charge and customer communications tell the customer, each once."""
+
+    event_type: Literal["OrderCancelled"] = "OrderCancelled"
+    cancelled_from: CancelledFrom
+
+    @property
+    def held_stock(self) -> bool:
+        return self.cancelled_from != "RECEIVED"
+
+
+AnyEvent = (
+    OrderPlaced | OrderReserved | OrderRejected | OrderBilled | OrderConfirmed | OrderCancelled
+)
 OrderEvent = Annotated[AnyEvent, Field(discriminator="event_type")]
 _EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(OrderEvent)
 

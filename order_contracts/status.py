@@ -15,8 +15,10 @@ from pydantic import AwareDatetime, Field, PlainSerializer
 from order_contracts.events import RejectionReason
 from order_contracts.order import ContractModel, OrderId
 
-Status = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED"]
-FINAL_STATUSES: frozenset[Status] = frozenset({"CONFIRMED", "REJECTED"})
+Status = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED", "CANCELLED"]
+# Nothing further happens on its own: REJECTED and CANCELLED never move again; a CONFIRMED
+# order moves only if it is cancelled (within the cancellation window).
+FINAL_STATUSES: frozenset[Status] = frozenset({"CONFIRMED", "REJECTED", "CANCELLED"})
 
 # Written back as the pipeline stored it (isoformat, "+00:00"), not as pydantic's "Z".
 Moment = Annotated[
@@ -61,7 +63,7 @@ class OrderStatusView(ContractModel):
 
     @property
     def is_final(self) -> bool:
-        """CONFIRMED or REJECTED: nothing further will happen to the order."""
+        """CONFIRMED, REJECTED or CANCELLED: the pipeline has nothing further to do."""
         return self.status in FINAL_STATUSES
 
     def document(self) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from chalicelib.adapters.order_store import ORDERS_REJECTED, ORDERS_RESERVED
-from chalicelib.billing import LedgerEntry
+from chalicelib.adapters.order_store import ORDERS_CANCELLED, ORDERS_REJECTED, ORDERS_RESERVED
+from chalicelib.billing import LedgerEntry, LedgerReversal
 from chalicelib.catalog import Product, ProductChange, SavedProduct, UnknownProduct
 from chalicelib.communications import Contact, EmailStatus, Outcome
 from chalicelib.emails import Email
@@ -28,6 +28,7 @@ from chalicelib.orders import (
 from order_contracts import (
     AnyEvent,
     CurrencyMismatch,
+    OrderCancelled,
     OrderPlaced,
     OrderRejected,
     PriceChanged,
@@ -122,6 +123,24 @@ class InMemoryOrderStore:
         self.counters[ORDERS_REJECTED] += 1
         return self.get(moved.order_id)
 
+    def cancel_received(self, placed: OrderPlaced, record: OrderRecord) -> None:
+        if placed.order_id in self.records:
+            raise OrderAlreadyRecorded(placed.order_id)
+        self.records[record.order_id] = _copy(record)
+        self.counters[ORDERS_CANCELLED] += 1
+
+    def cancel(self, cancelled: OrderCancelled) -> OrderRecord | None:
+        if not cancelled.held_stock:
+            return None
+        move = Transition(cancelled.cancelled_from, "CANCELLED", cancelled, "stock returned")
+        moved = self.advance(move)
+        if moved is None:
+            return None
+        for sku, quantity in cancelled.order.quantities_by_sku().items():
+            self.inventory.setdefault(sku, StockItem(sku)).stock += quantity
+        self.counters[ORDERS_CANCELLED] += 1
+        return moved
+
     def mark_published(self, order_id: str, event_json: str) -> None:
         record = self.records.get(order_id)
         if record is not None and record.pending_event == event_json:
@@ -173,6 +192,7 @@ class InMemoryLedger:
     def __init__(self) -> None:
         self.rates: dict[date, dict[str, Decimal]] = {}
         self.charges: dict[str, LedgerEntry] = {}
+        self.reversals: dict[str, LedgerReversal] = {}
 
     def save_rates(self, rates: Iterable[EuroRate]) -> int:
         saved = 0
@@ -193,6 +213,37 @@ class InMemoryLedger:
 
     def charge(self, order_id: str) -> LedgerEntry | None:
         return self.charges.get(order_id)
+
+    def reverse_charge(self, order_id: str, at: datetime) -> LedgerReversal | None:
+        charge = self.charges.get(order_id)
+        if charge is None:
+            return None
+        reversal = LedgerReversal(
+            order_id=order_id,
+            currency=charge.currency,
+            amount=-charge.amount,
+            usd_amount=-charge.usd_amount,
+            usd_rate=charge.usd_rate,
+            rate_date=charge.rate_date,
+            reversed_at=at,
+        )
+        return self.reversals.setdefault(order_id, reversal)
+
+    def reversal(self, order_id: str) -> LedgerReversal | None:
+        return self.reversals.get(order_id)
+
+
+class InMemoryDocuments:
+    """The order API's documents (S3OrderDocuments), as far as a cancel reads them."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, OrderPlaced] = {}
+
+    def put(self, placed: OrderPlaced) -> None:
+        self.documents.setdefault(placed.order_id, placed)
+
+    def placed(self, order_id: str) -> OrderPlaced | None:
+        return self.documents.get(order_id)
 
 
 @dataclass

@@ -17,7 +17,7 @@ INVOKE_ACTION = "execute-api:Invoke"
 class Permission(StrEnum):
     """What a caller may do; a caller may hold several."""
 
-    PLACE_ORDERS = "place-orders"  # place (and later cancel) orders
+    PLACE_ORDERS = "place-orders"  # place and cancel orders
     READ = "read"  # read orders and the catalog
     MANAGE_CATALOG = "manage-catalog"  # create and update products, change prices, restock
 
@@ -38,6 +38,7 @@ class Route:
 
 ROUTES = (
     Route("PUT", "/orders/{order_id}", Permission.PLACE_ORDERS),
+    Route("POST", "/orders/{order_id}/cancel", Permission.PLACE_ORDERS),
     Route("GET", "/orders/{order_id}", Permission.READ),
     Route("GET", "/catalog", Permission.READ),
     Route("PUT", "/catalog/{sku}", Permission.MANAGE_CATALOG),

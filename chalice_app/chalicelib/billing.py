@@ -1,4 +1,5 @@
-"""initiate_billing: bill a reserved order once, in USD, and move it on to BILLED (or REJECTED).
+"""initiate_billing: bill a reserved order once, in USD, and move it on to BILLED (or REJECTED);
+reverse the charge of a cancelled order once.
 
 Plain Python: the ledger (below) and the order store (chalicelib.orders) are ports with SQL
 and DynamoDB adapters.
@@ -19,7 +20,14 @@ from chalicelib.orders import (
     Transition,
     publish_pending,
 )
-from order_contracts import Billing, OrderBilled, OrderRejected, OrderReserved, UnsupportedCurrency
+from order_contracts import (
+    Billing,
+    OrderBilled,
+    OrderCancelled,
+    OrderRejected,
+    OrderReserved,
+    UnsupportedCurrency,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,19 @@ class LedgerEntry:
     billed_at: datetime
 
 
+@dataclass(frozen=True)
+class LedgerReversal:
+    """The row that reverses an order's charge: its amounts negated, at the charge's rate."""
+
+    order_id: str
+    currency: str
+    amount: Decimal
+    usd_amount: Decimal
+    usd_rate: Decimal
+    rate_date: date
+    reversed_at: datetime
+
+
 class RatesUnavailable(RuntimeError):
     """No rates on or before the order's day: the rate table has not been loaded."""
 
@@ -47,6 +68,11 @@ class Ledger(Protocol):
 
     def record_charge(self, entry: LedgerEntry) -> LedgerEntry:
         """Insert the row unless the order has one; return the row the ledger holds."""
+        ...
+
+    def reverse_charge(self, order_id: str, at: datetime) -> LedgerReversal | None:
+        """Insert the reversal of the order's charge unless it has one; return the reversal
+        the ledger holds, or None if the order was never charged. The charge is not touched."""
         ...
 
 
@@ -68,8 +94,23 @@ def initiate_billing(
         raise InvalidMessage(f"OrderReserved for {reserved.order_id}, which has no order record")
     if record.status == "RESERVED":
         record = _charge(reserved, ledger, orders, now) or _reread(orders, reserved.order_id)
+    if record.status == "CANCELLED":
+        # Cancelled while this charge was made (its move to BILLED found CANCELLED), or a
+        # retry of a charge a crash left: the ledger must net to zero all the same.
+        ledger.reverse_charge(record.order_id, now())
     publish_pending(record, orders, publisher)
     return record
+
+
+def reverse_cancelled(
+    cancelled: OrderCancelled, ledger: Ledger, now: Callable[[], datetime]
+) -> LedgerReversal | None:
+    """Reverse the cancelled order's charge once, if it was charged; None if it was not.
+
+    A charge made after this runs is reversed by initiate_billing itself, which finds the
+    order CANCELLED when it tries to move it to BILLED.
+    """
+    return ledger.reverse_charge(cancelled.order_id, now())
 
 
 def _charge(

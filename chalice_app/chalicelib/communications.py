@@ -20,9 +20,15 @@ from chalicelib.orders import (
     Transition,
     publish_pending,
 )
-from order_contracts import Customer, OrderBilled, OrderConfirmed, OrderRejected
+from order_contracts import Customer, OrderBilled, OrderCancelled, OrderConfirmed, OrderRejected
 
-Outcome = Literal["confirmation", "rejection"]
+Outcome = Literal["confirmation", "rejection", "cancellation"]
+CustomerEvent = OrderBilled | OrderRejected | OrderCancelled
+_OUTCOMES: dict[type[CustomerEvent], Outcome] = {
+    OrderBilled: "confirmation",
+    OrderRejected: "rejection",
+    OrderCancelled: "cancellation",
+}
 # rate_limited: a guest's address had its hour's emails already; this order's was not sent
 # and never will be (the claim records the decision, so a redelivery finds it).
 EmailStatus = Literal["sending", "sent", "suppressed", "rate_limited"]
@@ -118,15 +124,16 @@ class Mailer(Protocol):
 
 
 def customer_communications(
-    event: OrderBilled | OrderRejected,
+    event: CustomerEvent,
     book: ContactBook,
     mailer: Mailer,
     orders: OrderStore,
     publisher: EventPublisher,
     now: Callable[[], datetime],
     guest_emails: GuestEmailLimit,
-) -> EmailStatus:
-    """Send the confirmation or the rejection notice once; confirm a billed order.
+) -> EmailStatus | None:
+    """Send the confirmation, the rejection or the cancellation notice once; confirm a
+    billed order. None: no email, because the order was cancelled before its confirmation.
 
     The email is claimed before it is sent and marked sent after, so a retry after either
     step sends nothing more. Only a crash between SES accepting the email and the mark can
@@ -135,7 +142,11 @@ def customer_communications(
     the address has had its hour's emails; the order is confirmed all the same.
     """
     order = event.order
-    outcome: Outcome = "confirmation" if isinstance(event, OrderBilled) else "rejection"
+    outcome = _OUTCOMES[type(event)]
+    if isinstance(event, OrderBilled) and _cancelled(orders, event.order_id):
+        # The cancellation email says what happened; a confirmation now would contradict it.
+        logger.info("no confirmation: the order was cancelled before it was confirmed")
+        return None
     contact = _contact(order.customer, book)
     if order.customer.is_guest:
         status = guest_emails.claim(order.order_id, outcome, contact.email, now())
@@ -157,6 +168,11 @@ def customer_communications(
     return status
 
 
+def _cancelled(orders: OrderStore, order_id: str) -> bool:
+    record = orders.get(order_id)
+    return record is not None and record.status == "CANCELLED"
+
+
 def _contact(customer: Customer, book: ContactBook) -> Contact:
     """The contact book is the record for registered customers; a guest's order is its own."""
     contact = book.contact(customer.customer_id)
@@ -168,7 +184,7 @@ def _contact(customer: Customer, book: ContactBook) -> Contact:
 
 
 def _send(
-    event: OrderBilled | OrderRejected,
+    event: CustomerEvent,
     outcome: Outcome,
     contact: Contact,
     book: ContactBook,
@@ -181,8 +197,10 @@ def _send(
         return "suppressed"
     if isinstance(event, OrderBilled):
         email = emails.confirmation(event.order, event.billing, contact.name)
-    else:
+    elif isinstance(event, OrderRejected):
         email = emails.rejection(event.order, event.reasons, contact.name)
+    else:
+        email = emails.cancellation(event.order, contact.name)
     message_id = mailer.send(contact.email, email, order_id)
     book.mark_email(order_id, outcome, "sent", message_id, now())
     return "sent"

@@ -18,7 +18,14 @@ from chalicelib.fx import parse_ecb_rates
 from chalicelib.intake import decode_intake_message
 from chalicelib.observability import log_context, logger, utc_now
 from chalicelib.services import Services
-from order_contracts import OrderBilled, OrderRejected, OrderReserved, parse_event
+from order_contracts import (
+    AnyEvent,
+    OrderBilled,
+    OrderCancelled,
+    OrderRejected,
+    OrderReserved,
+    parse_event,
+)
 
 
 def process_order(event: dict[str, Any], context: Any, services: Services) -> Any:
@@ -27,12 +34,12 @@ def process_order(event: dict[str, Any], context: Any, services: Services) -> An
 
 
 def initiate_billing(event: dict[str, Any], context: Any, services: Services) -> Any:
-    """order-billing: bill each reserved order in USD."""
+    """order-billing: bill each reserved order in USD; reverse each cancelled order's charge."""
     return _run_batch(event, context, services, _initiate_billing)
 
 
 def customer_communications(event: dict[str, Any], context: Any, services: Services) -> Any:
-    """order-notifications: email each billed or rejected order's customer, once."""
+    """order-notifications: email each billed, rejected or cancelled order's customer, once."""
     return _run_batch(event, context, services, _customer_communications)
 
 
@@ -69,24 +76,40 @@ def _process_order(record: SQSRecord, services: Services) -> None:
 
 
 def _initiate_billing(record: SQSRecord, services: Services) -> None:
-    try:
-        reserved = OrderReserved.model_validate_json(record.body)
-    except ValidationError as error:
-        raise InvalidMessage(f"OrderReserved is invalid: {error}") from error
-    with log_context(order_id=reserved.order_id, correlation_id=reserved.correlation_id):
+    event = _pipeline_event(record)
+    if isinstance(event, OrderCancelled):
+        with log_context(order_id=event.order_id, correlation_id=event.correlation_id):
+            reversal = billing.reverse_cancelled(event, services.ledger, utc_now)
+            logger.info("cancelled order's charge reversed", extra={"charged": bool(reversal)})
+        return
+    if not isinstance(event, OrderReserved):
+        _ignore(event, "order-billing")
+        return
+    with log_context(order_id=event.order_id, correlation_id=event.correlation_id):
         outcome = billing.initiate_billing(
-            reserved, services.ledger, services.store, services.publisher, utc_now
+            event, services.ledger, services.store, services.publisher, utc_now
         )
         logger.info("order billed", extra={"status": outcome.status})
 
 
-def _customer_communications(record: SQSRecord, services: Services) -> None:
+def _pipeline_event(record: SQSRecord) -> AnyEvent:
     try:
-        event = parse_event(record.body)
+        return parse_event(record.body)
     except ValidationError as error:
         raise InvalidMessage(f"not a pipeline event: {error}") from error
-    if not isinstance(event, OrderBilled | OrderRejected):
-        raise InvalidMessage(f"{event.event_type} does not belong on order-notifications")
+
+
+def _ignore(event: AnyEvent, queue: str) -> None:
+    """An event the consumer has no part in (its subscription filters them out): done."""
+    with log_context(order_id=event.order_id, correlation_id=event.correlation_id):
+        logger.info("event ignored", extra={"event_type": event.event_type, "queue": queue})
+
+
+def _customer_communications(record: SQSRecord, services: Services) -> None:
+    event = _pipeline_event(record)
+    if not isinstance(event, OrderBilled | OrderRejected | OrderCancelled):
+        _ignore(event, "order-notifications")
+        return
     with log_context(order_id=event.order_id, correlation_id=event.correlation_id):
         status = communications.customer_communications(
             event,
@@ -97,7 +120,9 @@ def _customer_communications(record: SQSRecord, services: Services) -> None:
             utc_now,
             services.guest_emails,
         )
-        logger.info("customer told", extra={"event_type": event.event_type, "email": status})
+        logger.info(
+            "customer told", extra={"event_type": event.event_type, "email": status or "none"}
+        )
 
 
 def refresh_exchange_rates(services: Services) -> int:

@@ -66,3 +66,28 @@ def rejection(order: Order, reasons: list[RejectionReason], name: str) -> Email:
         "<p>You have not been charged.</p>"
     )
     return Email(f"Order {order.order_id} could not be accepted", text, html)
+
+
+def cancellation(order: Order, name: str) -> Email:
+    lines = [f"{line.quantity} x {line.sku}" for line in order.lines]
+    total = f"{order.total} {order.currency}"
+    # Sent from OrderCancelled, while billing reverses any charge: both cases in one sentence.
+    refund = f"If you were charged for it, the charge of {total} is reversed in full."
+    text = "\n".join(
+        [
+            f"Hello {name},",
+            "",
+            f"Your order {order.order_id} is cancelled, as you asked:",
+            "",
+            *(f"  {line}" for line in lines),
+            "",
+            refund,
+        ]
+    )
+    html = (
+        f"<p>Hello {escape(name)},</p>"
+        f"<p>Your order <strong>{escape(order.order_id)}</strong> is cancelled, as you asked:</p>"
+        f"<ul>{''.join(f'<li>{escape(line)}</li>' for line in lines)}</ul>"
+        f"<p>{escape(refund)}</p>"
+    )
+    return Email(f"Order {order.order_id} cancelled", text, html)

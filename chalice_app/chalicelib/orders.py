@@ -1,18 +1,31 @@
 """The order record and its lifecycle, the ports every step uses, and the record's outbox.
 
-RECEIVED -> RESERVED or REJECTED -> BILLED (or REJECTED) -> CONFIRMED. Each step is plain
+RECEIVED -> RESERVED or REJECTED -> BILLED (or REJECTED) -> CONFIRMED; RECEIVED, RESERVED,
+BILLED and CONFIRMED -> CANCELLED within the cancellation window (cancellation.py). REJECTED
+and CANCELLED are final: nothing moves an order out of them. Each step is plain
 Python (reservation.py, billing.py, communications.py) given an OrderStore and an
 EventPublisher: DynamoDB and SNS adapters in chalicelib.adapters, in-memory fakes in
 tests/fakes.py.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
-from order_contracts import AnyEvent, OrderPlaced, OrderRejected, OrderReserved, parse_event
+from order_contracts import (
+    AnyEvent,
+    Order,
+    OrderCancelled,
+    OrderPlaced,
+    OrderRejected,
+    OrderReserved,
+    parse_event,
+)
 from order_contracts.events import RejectionReason
 
-OrderStatus = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED"]
+OrderStatus = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED", "CANCELLED"]
+# No step moves an order out of these.
+FINAL: frozenset[OrderStatus] = frozenset({"REJECTED", "CANCELLED"})
 
 
 @dataclass(frozen=True)
@@ -30,28 +43,49 @@ class OrderRecord:
     status: OrderStatus
     fingerprint: str
     history: list[HistoryEntry]
+    # The order as placed (write-once): a cancel gives back its lines' stock and announces it.
+    order: Order
     rejection: list[RejectionReason] = field(default_factory=list)
     # The outcome event, kept until SNS accepted it: the record is its own outbox.
     pending_event: str | None = None
 
+    @property
+    def placed_at(self) -> datetime:
+        """When the order was placed at its door (its RECEIVED entry)."""
+        return datetime.fromisoformat(self.history[0].at)
 
-def new_record(placed: OrderPlaced, outcome: OrderReserved | OrderRejected) -> OrderRecord:
+
+def new_record(
+    placed: OrderPlaced, outcome: OrderReserved | OrderRejected | OrderCancelled
+) -> OrderRecord:
     """The record of an order seen for the first time: received at its door, then the outcome.
 
-    The outcome event waits on the record until it is published (see publish_pending).
+    The outcome is the reservation, its refusal, or a cancel that came before either. The
+    outcome event waits on the record until it is published (see publish_pending).
     """
-    status: OrderStatus = "REJECTED" if isinstance(outcome, OrderRejected) else "RESERVED"
+    status: OrderStatus = (
+        "REJECTED"
+        if isinstance(outcome, OrderRejected)
+        else "CANCELLED"
+        if isinstance(outcome, OrderCancelled)
+        else "RESERVED"
+    )
     return OrderRecord(
         order_id=placed.order_id,
         status=status,
         fingerprint=placed.order.fingerprint(),
         history=[
             HistoryEntry("RECEIVED", placed.occurred_at.isoformat(), f"via {placed.source}"),
-            HistoryEntry(status, outcome.occurred_at.isoformat()),
+            HistoryEntry(status, outcome.occurred_at.isoformat(), _detail(outcome)),
         ],
+        order=placed.order,
         rejection=list(outcome.reasons) if isinstance(outcome, OrderRejected) else [],
         pending_event=outcome.to_json(),
     )
+
+
+def _detail(outcome: OrderReserved | OrderRejected | OrderCancelled) -> str:
+    return "cancelled before fulfillment" if isinstance(outcome, OrderCancelled) else ""
 
 
 @dataclass(frozen=True)
@@ -111,6 +145,21 @@ class OrderStore(Protocol):
 
     def reject_reserved(self, rejected: OrderRejected) -> OrderRecord | None:
         """Reject a RESERVED order and give its stock back, at once; None if not RESERVED."""
+        ...
+
+    def cancel_received(self, placed: OrderPlaced, record: OrderRecord) -> None:
+        """Write the CANCELLED record of an order fulfillment has not recorded, and count it.
+
+        The same conditional put as reserve's (attribute_not_exists), so whichever of the
+        two writes first wins: raises OrderAlreadyRecorded if the order has a record already
+        (then the cancel moves that record instead); stock is not touched.
+        """
+        ...
+
+    def cancel(self, cancelled: OrderCancelled) -> OrderRecord | None:
+        """Move the order from cancelled.cancelled_from to CANCELLED with the event pending,
+        give its stock back and count it, in one transaction; None if the order is not at
+        cancelled_from (it moved meanwhile, or is unknown)."""
         ...
 
     def mark_published(self, order_id: str, event_json: str) -> None:

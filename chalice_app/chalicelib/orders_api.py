@@ -1,4 +1,4 @@
-"""The order API door: accept an order document once, report an order's progress.
+"""The order API door: accept an order document once, report an order's progress, cancel it.
 
 Each step either returns what the next needs or raises ApiError; api_door.answer turns a
 refusal into its response, in one place.
@@ -13,7 +13,10 @@ from pydantic import ValidationError
 
 from chalicelib.adapters.documents import DocumentConflict
 from chalicelib.api_door import ApiError, answer, json_response, request_body
+from chalicelib.cancellation import NotCancellable
+from chalicelib.cancellation import cancel_order as cancel
 from chalicelib.observability import log_context, logger, utc_now
+from chalicelib.orders import OrderRecord
 from chalicelib.services import Services
 from order_contracts import (
     ORDER_ID_RULE,
@@ -51,6 +54,12 @@ def get_order(order_id: str, correlation_id: str, services: Services) -> Respons
     """Return the order's status and history; RECEIVED until fulfillment has recorded it."""
     with log_context(order_id=order_id, correlation_id=correlation_id):
         return answer(lambda: _get_order(order_id, services), REFUSED)
+
+
+def cancel_order(order_id: str, correlation_id: str, services: Services) -> Response:
+    """Cancel the order (a repeat is answered the same); answer with its status."""
+    with log_context(order_id=order_id, correlation_id=correlation_id):
+        return answer(lambda: _cancel_order(order_id, correlation_id, services), REFUSED)
 
 
 def _put_order(
@@ -106,21 +115,46 @@ def _get_order(order_id: str, services: Services) -> Response:
         raise not_found
     record = services.store.get(order_id)
     if record is not None:
-        view = OrderStatusView(
-            order_id=order_id,
-            status=record.status,
-            history=[
-                StatusEntry(
-                    status=entry.status, at=datetime.fromisoformat(entry.at), detail=entry.detail
-                )
-                for entry in record.history
-            ],
-            rejection=record.rejection,
-        )
-        return json_response(200, view.document())
+        return json_response(200, _view(record).document())
     received_at = services.documents.received_at(order_id)
     if received_at is None:
         raise not_found
     received = StatusEntry(status="RECEIVED", at=received_at, detail="via api")
     view = OrderStatusView(order_id=order_id, status="RECEIVED", history=[received])
     return json_response(200, view.document())
+
+
+def _cancel_order(order_id: str, correlation_id: str, services: Services) -> Response:
+    not_found = ApiError(404, "not_found", f"no order {order_id!r}")
+    if not is_order_id(order_id):
+        raise not_found
+    try:
+        record = cancel(
+            order_id,
+            store=services.store,
+            documents=services.documents,
+            publisher=services.publisher,
+            now=utc_now,
+            window=services.settings.cancellation_window,
+            correlation_id=correlation_id,
+        )
+    except NotCancellable as refused:
+        raise ApiError(409, "not_cancellable", str(refused)) from refused
+    if record is None:
+        raise not_found
+    logger.info("order cancelled", extra={"status": record.status})
+    return json_response(200, _view(record).document())
+
+
+def _view(record: OrderRecord) -> OrderStatusView:
+    return OrderStatusView(
+        order_id=record.order_id,
+        status=record.status,
+        history=[
+            StatusEntry(
+                status=entry.status, at=datetime.fromisoformat(entry.at), detail=entry.detail
+            )
+            for entry in record.history
+        ],
+        rejection=record.rejection,
+    )

@@ -3,6 +3,7 @@
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 _REQUIRED = (
     "ORDERS_BUCKET",
@@ -39,6 +40,13 @@ class Settings:
     # would mail whoever a caller names, as often as it orders. Registered customers are not
     # capped (their address is in the contact book, not typed at checkout).
     guest_emails_per_hour: int = 5
+    # An order can be cancelled for this long after it was placed (a repeat of a cancel is
+    # answered whenever it comes); past it, the cancel is refused with not_cancellable.
+    cancellation_window_hours: int = 24
+
+    @property
+    def cancellation_window(self) -> timedelta:
+        return timedelta(hours=self.cancellation_window_hours)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -61,6 +69,9 @@ class Settings:
             max_body_bytes=_count(environ, "MAX_BODY_BYTES", cls.max_body_bytes, 1),
             guest_emails_per_hour=_count(
                 environ, "GUEST_EMAILS_PER_HOUR", cls.guest_emails_per_hour, 0
+            ),
+            cancellation_window_hours=_count(
+                environ, "CANCELLATION_WINDOW_HOURS", cls.cancellation_window_hours, 1
             ),
         )
 

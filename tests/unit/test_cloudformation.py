@@ -14,7 +14,13 @@ import pytest
 from deploy.plan import imported_exports, parameter_values
 from deploy.stacks import STACKS
 from deploy.templates import Template
-from order_contracts.events import EVENT_TYPE_ATTRIBUTE, OrderBilled, OrderRejected, OrderReserved
+from order_contracts.events import (
+    EVENT_TYPE_ATTRIBUTE,
+    OrderBilled,
+    OrderCancelled,
+    OrderRejected,
+    OrderReserved,
+)
 from tests import ROOT
 from tests.cfn import is_our_key, of_type, queue_consumers, referenced, templates, value
 
@@ -22,8 +28,8 @@ CHALICE_DIR = ROOT / "chalice_app" / ".chalice"
 # The event types each queue consumer accepts (chalicelib.consumers refuses the others).
 CONSUMES: dict[str, tuple[type[Any], ...]] = {
     "process_order": (),  # order-intake carries S3 records and OrderPlaced, unfiltered
-    "initiate_billing": (OrderReserved,),
-    "customer_communications": (OrderBilled, OrderRejected),
+    "initiate_billing": (OrderReserved, OrderCancelled),
+    "customer_communications": (OrderBilled, OrderRejected, OrderCancelled),
 }
 # Actions on data (read, write, decrypt): never on every resource.
 DATA_ACTION_PREFIXES = (

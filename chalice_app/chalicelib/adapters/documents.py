@@ -59,6 +59,16 @@ class S3OrderDocuments:
         text: str = response["Body"].read().decode()
         return text
 
+    def placed(self, order_id: str) -> OrderPlaced | None:
+        """The OrderPlaced event the order API stored for order_id, or None if there is none."""
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=document_key(order_id))
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        return OrderPlaced.model_validate_json(response["Body"].read())
+
     def received_at(self, order_id: str) -> datetime | None:
         """When the document of order_id was stored, or None if there is none."""
         head = self._head(order_id)

@@ -16,7 +16,7 @@ from chalicelib.orders import (
     ReservationRefused,
     Transition,
 )
-from order_contracts import OrderPlaced, OrderRejected
+from order_contracts import Order, OrderCancelled, OrderPlaced, OrderRejected
 from order_contracts.events import (
     CurrencyMismatch,
     PriceChanged,
@@ -27,6 +27,7 @@ from order_contracts.money import has_at_most_minor_units, round_money
 
 ORDERS_RESERVED = "orders_reserved"
 ORDERS_REJECTED = "orders_rejected"
+ORDERS_CANCELLED = "orders_cancelled"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -105,9 +106,15 @@ class DynamoOrderStore:
             raise ReservationRefused(refusals) from error
 
     def reject(self, placed: OrderPlaced, record: OrderRecord) -> None:
+        self._record_without_stock(placed, record, ORDERS_REJECTED)
+
+    def cancel_received(self, placed: OrderPlaced, record: OrderRecord) -> None:
+        self._record_without_stock(placed, record, ORDERS_CANCELLED)
+
+    def _record_without_stock(self, placed: OrderPlaced, record: OrderRecord, counter: str) -> None:
         put = self._order_put(placed, record)
         try:
-            self._dynamodb.transact_write_items(TransactItems=[put, self._count(ORDERS_REJECTED)])
+            self._dynamodb.transact_write_items(TransactItems=[put, self._count(counter)])
         except ClientError as error:
             reasons = error.response.get("CancellationReasons", [])
             if _failed_condition(reasons, 0):
@@ -132,6 +139,19 @@ class DynamoOrderStore:
             _to_item({":rejection": _reasons(rejected.reasons)})
         )
         del step["ReturnValues"]
+        return self._release(step, order, ORDERS_REJECTED)
+
+    def cancel(self, cancelled: OrderCancelled) -> OrderRecord | None:
+        if not cancelled.held_stock:  # nothing recorded, nothing held: cancel_received's case
+            return None
+        move = Transition(cancelled.cancelled_from, "CANCELLED", cancelled, "stock returned")
+        step = self._step(move)
+        del step["ReturnValues"]
+        return self._release(step, cancelled.order, ORDERS_CANCELLED)
+
+    def _release(self, step: dict[str, Any], order: Order, counter: str) -> OrderRecord | None:
+        """Make the order's move and give its stock back in one transaction; None if the
+        order was not where the move expected it."""
         restock = [
             {
                 "Update": {
@@ -145,7 +165,7 @@ class DynamoOrderStore:
         ]
         try:
             self._dynamodb.transact_write_items(
-                TransactItems=[{"Update": step}, *restock, self._count(ORDERS_REJECTED)]
+                TransactItems=[{"Update": step}, *restock, self._count(counter)]
             )
         except ClientError as error:
             if _failed_condition(error.response.get("CancellationReasons", []), 0):
@@ -270,6 +290,7 @@ def _record(item: dict[str, Any]) -> OrderRecord:
             HistoryEntry(entry["status"], entry["at"], entry.get("detail", ""))
             for entry in item.get("history", [])
         ],
+        order=_order(item["order"]),
         rejection=_rejection_reasons.validate_python(
             [
                 {key: _integer(value) for key, value in reason.items()}
@@ -278,6 +299,12 @@ def _record(item: dict[str, Any]) -> OrderRecord:
         ),
         pending_event=item.get("pending_event"),
     )
+
+
+def _order(stored: dict[str, Any]) -> Order:
+    """The order as placed; DynamoDB gives its numbers back as Decimal, quantities are ints."""
+    lines = [{**line, "quantity": int(line["quantity"])} for line in stored["lines"]]
+    return Order.model_validate({**stored, "lines": lines})
 
 
 def _integer(value: Any) -> Any:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.sql.runner import SqlRunner
-from chalicelib.billing import LedgerEntry
+from chalicelib.billing import LedgerEntry, LedgerReversal
 from chalicelib.communications import EmailStatus, Outcome
 from chalicelib.fx import EuroRate
 from chalicelib.migrations import pending
@@ -26,6 +26,19 @@ INSERT_CHARGE = f"""
     RETURNING {CHARGE_COLUMNS}
 """  # noqa: S608 - a constant column list, no input
 SELECT_CHARGE = f"SELECT {CHARGE_COLUMNS} FROM billing WHERE order_id = :order_id"  # noqa: S608
+REVERSAL_COLUMNS = "order_id, currency, amount_minor, usd_minor, usd_rate, rate_date, reversed_at"
+# The reversal is made from the charge row itself, in one statement: its amounts negated, its
+# rate and rate date; no charge, no row. Returns the row only when it inserted it. SQLite
+# needs the WHERE clause of an INSERT ... SELECT to parse ON CONFLICT.
+INSERT_REVERSAL = f"""
+    INSERT INTO billing_reversals ({REVERSAL_COLUMNS})
+    SELECT order_id, currency, -amount_minor, -usd_minor, usd_rate, rate_date, :at
+    FROM billing
+    WHERE order_id = :order_id
+    ON CONFLICT (order_id) DO NOTHING
+    RETURNING {REVERSAL_COLUMNS}
+"""  # noqa: S608 - a constant column list, no input
+SELECT_REVERSAL = f"SELECT {REVERSAL_COLUMNS} FROM billing_reversals WHERE order_id = :order_id"  # noqa: S608
 UPSERT_RATE = """
     INSERT INTO exchange_rates (currency, rate_date, per_euro)
     VALUES (:currency, :rate_date, :per_euro)
@@ -100,6 +113,19 @@ def charge_from_row(row: tuple[Any, ...]) -> LedgerEntry:
     )
 
 
+def reversal_from_row(row: tuple[Any, ...]) -> LedgerReversal:
+    order_id, currency, amount_minor, usd_minor, usd_rate, rate_date, reversed_at = row
+    return LedgerReversal(
+        order_id=order_id,
+        currency=currency,
+        amount=from_minor(int(amount_minor), currency),
+        usd_amount=from_minor(int(usd_minor), "USD"),
+        usd_rate=Decimal(usd_rate),
+        rate_date=as_date(rate_date),
+        reversed_at=datetime.fromisoformat(reversed_at),
+    )
+
+
 def instant(at: datetime) -> str:
     """UTC as text of one width (microseconds always written), so text order is time order."""
     return at.astimezone(UTC).isoformat(timespec="microseconds")
@@ -160,6 +186,16 @@ class SqlLedger:
     def charge(self, order_id: str) -> LedgerEntry | None:
         rows = self._sql.execute(SELECT_CHARGE, {"order_id": order_id})
         return charge_from_row(rows[0]) if rows else None
+
+    def reverse_charge(self, order_id: str, at: datetime) -> LedgerReversal | None:
+        inserted = self._sql.execute(INSERT_REVERSAL, {"order_id": order_id, "at": at.isoformat()})
+        if inserted:
+            return reversal_from_row(inserted[0])
+        return self.reversal(order_id)  # a repeat reads the first one; no charge, None
+
+    def reversal(self, order_id: str) -> LedgerReversal | None:
+        rows = self._sql.execute(SELECT_REVERSAL, {"order_id": order_id})
+        return reversal_from_row(rows[0]) if rows else None
 
     def claim_guest_email(
         self,
