@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from moto.ses.models import ses_backends
 
-from chalicelib.adapters.order_store import ORDERS_REJECTED, ORDERS_RESERVED
+from chalicelib.adapters.order_store import ORDERS_CANCELLED, ORDERS_REJECTED, ORDERS_RESERVED
 from chalicelib.adapters.sql.contacts import SqlContactBook
 from chalicelib.adapters.sql.database import database_from_url
 from chalicelib.adapters.sql.ledger import SqlLedger
@@ -38,6 +38,7 @@ from order_contracts import (
     Billing,
     CurrencyMismatch,
     OrderBilled,
+    OrderCancelled,
     OrderPlaced,
     OrderRejected,
     OrderReserved,
@@ -50,6 +51,7 @@ from tests.factories import order, placed
 from tests.fakes import (
     InMemoryCatalog,
     InMemoryContactBook,
+    InMemoryDocuments,
     InMemoryInventory,
     InMemoryLedger,
     InMemoryOrderStore,
@@ -251,6 +253,84 @@ def test_store_clears_only_the_event_that_was_published(orders: StoreUnderTest) 
     assert stored.pending_event is None
 
 
+def test_store_cancels_a_recorded_order_once_giving_its_stock_back(
+    orders: StoreUnderTest,
+) -> None:
+    orders.stock("MUG-BLUE", 10, price="12.00")
+    event = placed(order("ord-1", [("MUG-BLUE", 3, "12.00")]))
+    orders.store.reserve(event, new_record(event, outcome(OrderReserved, event)))
+    billed = outcome(OrderCancelled, event, cancelled_from="BILLED")
+    cancelled = outcome(OrderCancelled, event, cancelled_from="RESERVED")
+
+    assert orders.store.cancel(billed) is None  # not where the cancel expected it
+    assert orders.level("MUG-BLUE") == 7
+    record = orders.store.cancel(cancelled)
+
+    assert record is not None
+    assert record == orders.store.get("ord-1")
+    assert record.status == "CANCELLED"
+    assert record.pending_event == cancelled.to_json()
+    assert record.order == event.order
+    assert [(e.status, e.detail) for e in record.history] == [
+        ("RECEIVED", "via web"),
+        ("RESERVED", ""),
+        ("CANCELLED", "stock returned"),
+    ]
+    assert orders.level("MUG-BLUE") == 10
+    assert orders.store.cancel(cancelled) is None
+    assert orders.level("MUG-BLUE") == 10
+    assert orders.count(ORDERS_CANCELLED) == 1
+
+
+def test_store_a_cancel_before_the_reservation_and_the_reservation_exclude_each_other(
+    orders: StoreUnderTest,
+) -> None:
+    orders.stock("MUG-BLUE", 10, price="12.00")
+    first = placed(order("ord-1", [("MUG-BLUE", 3, "12.00")]))
+    cancelled = new_record(first, outcome(OrderCancelled, first, cancelled_from="RECEIVED"))
+
+    orders.store.cancel_received(first, cancelled)
+
+    assert orders.store.get("ord-1") == cancelled
+    with pytest.raises(OrderAlreadyRecorded):
+        orders.store.reserve(first, new_record(first, outcome(OrderReserved, first)))
+    assert orders.level("MUG-BLUE") == 10
+    # The other way round: a reserved order's record refuses the cancel's put.
+    second = placed(order("ord-2", [("MUG-BLUE", 1, "12.00")]))
+    orders.store.reserve(second, new_record(second, outcome(OrderReserved, second)))
+    late = new_record(second, outcome(OrderCancelled, second, cancelled_from="RECEIVED"))
+    with pytest.raises(OrderAlreadyRecorded):
+        orders.store.cancel_received(second, late)
+    assert (orders.count(ORDERS_CANCELLED), orders.count(ORDERS_RESERVED)) == (1, 1)
+    # A cancel of nothing held (RECEIVED) is cancel_received's, never cancel's.
+    assert orders.store.cancel(outcome(OrderCancelled, second, cancelled_from="RECEIVED")) is None
+    assert orders.level("MUG-BLUE") == 9
+
+
+# Order documents (what a cancel reads) -------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "s3"])
+def documents(request: pytest.FixtureRequest) -> Any:
+    if request.param == "memory":
+        fake = InMemoryDocuments()
+        return fake, fake.put
+    request.getfixturevalue("aws")
+    real = get_services().documents
+    return real, real.put_once
+
+
+def test_documents_give_the_order_placed_back_as_accepted(documents: Any) -> None:
+    store, put = documents
+    event = placed(order("ord-1"), source="api", correlation_id="corr-3")
+    assert store.placed("ord-1") is None
+
+    put(event)
+
+    assert store.placed("ord-1") == event
+    assert store.placed("ord-2") is None
+
+
 # EventPublisher ------------------------------------------------------------------------------
 
 
@@ -322,6 +402,23 @@ def test_ledger_keeps_the_first_charge_of_an_order(ledger: Any) -> None:
     assert ledger.record_charge(charge(usd="99.99")) == first
     assert ledger.charge("ord-1") == first
     assert ledger.charge("ord-2") is None
+
+
+def test_ledger_reverses_a_charge_once_at_its_rate_and_never_changes_it(ledger: Any) -> None:
+    assert ledger.reverse_charge("ord-1", AT) is None  # nothing charged, nothing reversed
+    assert ledger.reversal("ord-1") is None
+    charged = ledger.record_charge(charge())
+
+    reversal = ledger.reverse_charge("ord-1", AT)
+
+    assert reversal is not None
+    assert (reversal.order_id, reversal.currency) == ("ord-1", "EUR")
+    assert (reversal.amount, reversal.usd_amount) == (Decimal("-21.00"), Decimal("-22.10"))
+    assert (reversal.usd_rate, reversal.rate_date) == (charged.usd_rate, charged.rate_date)
+    assert reversal.reversed_at == AT
+    assert ledger.reverse_charge("ord-1", AT + timedelta(hours=1)) == reversal
+    assert ledger.reversal("ord-1") == reversal
+    assert ledger.charge("ord-1") == charged
 
 
 def test_ledger_gives_the_latest_rates_on_or_before_a_day(ledger: Any) -> None:
