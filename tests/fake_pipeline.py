@@ -7,11 +7,15 @@ by tests/test_resources_match.py) lets them through, so the tests of cancellatio
 the state machine of tests/test_cancellation_states.py deliver exactly what AWS would.
 """
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from chalicelib import billing, cancellation, communications, reservation
+from chalicelib.billing import LedgerEntry
 from chalicelib.communications import Contact, GuestEmailLimit
+from chalicelib.emails import Email
 from chalicelib.fx import EuroRate
 from chalicelib.orders import OrderRecord
 from local_stack.resources import RESOURCES
@@ -23,8 +27,8 @@ from order_contracts import (
     OrderPlaced,
     OrderRejected,
     OrderReserved,
+    order_placed,
 )
-from tests.factories import placed
 from tests.fakes import (
     InMemoryContactBook,
     InMemoryDocuments,
@@ -58,15 +62,77 @@ QUEUES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The moments inside a step where another step can land (the writes that decide a race):
+# the reservation's put, billing's charge, the email's sending, the cancel's write.
+Moment = Literal["reserve", "charge", "send", "cancel"]
+
+
+class Interleaving:
+    """One step to run at one moment inside another: how tests land a step mid-way."""
+
+    def __init__(self) -> None:
+        self._armed: dict[Moment, Callable[[], None]] = {}
+
+    def arm(self, moment: Moment, step: Callable[[], None]) -> None:
+        self._armed[moment] = step
+
+    def disarm(self) -> None:
+        self._armed.clear()
+
+    def reach(self, moment: Moment) -> None:
+        step = self._armed.pop(moment, None)  # once: a step run there cannot re-arm it
+        if step is not None:
+            step()
+
+
+class InterleavedStore(InMemoryOrderStore):
+    def __init__(self, inventory: InMemoryInventory, meanwhile: Interleaving) -> None:
+        super().__init__(inventory)
+        self._meanwhile = meanwhile
+
+    def reserve(self, placed: OrderPlaced, record: OrderRecord) -> None:
+        self._meanwhile.reach("reserve")
+        super().reserve(placed, record)
+
+    def cancel_received(self, placed: OrderPlaced, record: OrderRecord) -> None:
+        self._meanwhile.reach("cancel")
+        super().cancel_received(placed, record)
+
+    def cancel(self, cancelled: OrderCancelled) -> OrderRecord | None:
+        self._meanwhile.reach("cancel")
+        return super().cancel(cancelled)
+
+
+class InterleavedLedger(InMemoryLedger):
+    def __init__(self, meanwhile: Interleaving) -> None:
+        super().__init__()
+        self._meanwhile = meanwhile
+
+    def record_charge(self, entry: LedgerEntry) -> LedgerEntry:
+        self._meanwhile.reach("charge")
+        return super().record_charge(entry)
+
+
+class InterleavedMailer(RecordingMailer):
+    def __init__(self, meanwhile: Interleaving) -> None:
+        super().__init__()
+        self._meanwhile = meanwhile
+
+    def send(self, to: str, email: Email, order_id: str) -> str:
+        self._meanwhile.reach("send")
+        return super().send(to, email, order_id)
+
+
 class FakePipeline:
     def __init__(self) -> None:
+        self.meanwhile = Interleaving()
         self.inventory = InMemoryInventory()
-        self.store = InMemoryOrderStore(self.inventory)
-        self.ledger = InMemoryLedger()
+        self.store: InMemoryOrderStore = InterleavedStore(self.inventory, self.meanwhile)
+        self.ledger = InterleavedLedger(self.meanwhile)
         self.ledger.save_rates([EuroRate("USD", FRIDAY, Decimal("1.0523"))])
         self.book = InMemoryContactBook()
         self.book.save_contact(ADA)
-        self.mailer = RecordingMailer()
+        self.mailer = InterleavedMailer(self.meanwhile)
         self.publisher = RecordingPublisher()
         self.documents = InMemoryDocuments()
         self.at = PLACED_AT + timedelta(minutes=1)
@@ -75,8 +141,8 @@ class FakePipeline:
         return self.at
 
     def place(self, order: Order) -> OrderPlaced:
-        """The order API's PUT: the document, which S3 then announces to fulfillment."""
-        event = placed(order, source="api")
+        """The order API's PUT, now: the document, which S3 then announces to fulfillment."""
+        event = order_placed(order, source="api", correlation_id="corr-test", now=self.at)
         self.documents.put(event)
         return event
 
