@@ -1,4 +1,5 @@
-"""A small page showing what the local pipeline did: orders, stock, queues, ledger, emails.
+"""A small page showing what the local pipeline did: orders (cancelled ones too), stock,
+queues, ledger (charges and their reversals), emails.
 
 Read-only, on 127.0.0.1, for the person running `make run`; the emails come from the local
 AWS's SES outbox, which lives in this process. `/state.json` has the same as JSON.
@@ -51,6 +52,7 @@ class LocalState:
         orders = []
         for item in items[:ORDERS_SHOWN]:
             charge = self._ledger.charge(item["order_id"])
+            reversal = self._ledger.reversal(item["order_id"])
             emails = self._ledger.order_emails(item["order_id"])
             orders.append(
                 {
@@ -60,6 +62,8 @@ class LocalState:
                     "customer_email": item["order"]["customer"]["email"],
                     "total": f"{item['total']} {item['currency']}",
                     "usd": "" if charge is None else f"{charge.usd_amount} USD",
+                    # The charge is never edited: a cancelled order's reversal is its own row.
+                    "reversed": "" if reversal is None else f"{reversal.usd_amount} USD",
                     "history": " → ".join(entry["status"] for entry in item["history"]),
                     "history_notes": "; ".join(
                         entry["detail"] for entry in item["history"][1:] if entry.get("detail")

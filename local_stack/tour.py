@@ -1,4 +1,5 @@
-"""A short scripted tour of the running stack: orders through both doors, and their outcome.
+"""A short scripted tour of the running stack: orders through both doors, their outcome, and
+a cancel.
 
 `make run` plays it once the stack is up (skip it with --no-tour). It speaks to the stack
 only as a client would: HTTP to the order API and the web tier, and the dashboard's JSON.
@@ -50,10 +51,20 @@ def tour(urls: Urls) -> None:
     print(f"  {status} {web_order}")
     step("PUT /orders/demo-api-2 for 2 mugs when 1 is left: rejected, stock untouched")
     show(api.request("PUT", "/orders/demo-api-2", order_body(ADA, [("MUG-BLUE", 2, "12.00")])))
+    step("PUT /orders/demo-api-4: a tea, to be cancelled once confirmed")
+    show(api.request("PUT", "/orders/demo-api-4", order_body(ADA, [("TEA-EARLGREY", 1, "4.50")])))
 
-    orders = ["demo-api-1", "demo-api-2", "demo-api-3", *([web_order] if web_order else [])]
+    orders = ["demo-api-1", "demo-api-2", "demo-api-3", "demo-api-4"]
+    orders += [web_order] if web_order else []
     wait_for_final(api, orders)
-    state = wait_for_emails(urls.dashboard, len(orders))
+    wait_for_emails(urls.dashboard, len(orders))
+    step("POST /orders/demo-api-4/cancel: CANCELLED, its tea back, its charge reversed")
+    show(api.request("POST", "/orders/demo-api-4/cancel"))
+    step("The same cancel again (a repeat is the same answer)")
+    show(api.request("POST", "/orders/demo-api-4/cancel"))
+    step("Cancelling the rejected demo-api-2: refused")
+    show(api.request("POST", "/orders/demo-api-2/cancel"))
+    state = wait_for_emails(urls.dashboard, len(orders) + 1, reversed_order="demo-api-4")
     step("Orders")
     for order in sorted(state["orders"], key=lambda o: o["order_id"]):
         detail = f" ({order['rejection']})" if order["rejection"] else ""
@@ -62,6 +73,8 @@ def tour(urls: Urls) -> None:
     for order in sorted(state["orders"], key=lambda o: o["order_id"]):
         if order["usd"]:
             print(f"  {order['order_id']:<15} {order['total']} -> {order['usd']}")
+        if order["reversed"]:
+            print(f"  {order['order_id']:<15} reversed: {order['reversed']}")
     step("Emails (SES)")
     for email in state["emails"]:
         print(f"  to {email['to']}: {email['subject']}")
@@ -104,11 +117,18 @@ def wait_for_final(
     raise SystemExit(f"orders did not reach a final state in {timeout}s: {statuses}")
 
 
-def wait_for_emails(dashboard: str, count: int, timeout: float = 30) -> dict[str, Any]:
+def wait_for_emails(
+    dashboard: str, count: int, timeout: float = 30, reversed_order: str | None = None
+) -> dict[str, Any]:
+    """The dashboard's state once `count` emails went (and reversed_order's charge was
+    reversed), or when the timeout is up."""
     deadline = time.monotonic() + timeout
     while True:
         state = dashboard_state(dashboard)
-        if len(state["emails"]) >= count or time.monotonic() > deadline:
+        reversed_ = reversed_order is None or any(
+            order["order_id"] == reversed_order and order["reversed"] for order in state["orders"]
+        )
+        if (len(state["emails"]) >= count and reversed_) or time.monotonic() > deadline:
             return state
         time.sleep(0.2)
 

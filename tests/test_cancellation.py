@@ -24,6 +24,7 @@ from chalicelib.communications import Contact
 from chalicelib.observability import utc_now
 from chalicelib.services import get_services
 from chalicelib.settings import Settings, SettingsError
+from local_stack.dashboard import LocalState, create_dashboard
 from local_stack.gateway.app import LocalApiGateway, match_route
 from local_stack.gateway.callers import api_arn, issue_callers
 from local_stack.resources import Provisioned
@@ -344,3 +345,33 @@ def test_the_local_gateway_routes_cancel_for_the_integrator_only(
     assert (status, refused["error"]) == (403, "access_denied")
     status, answer = send(gateway, "POST", "/orders/gw-1/cancel", caller=keys["order-integrator"])
     assert (status, answer["status"]) == (200, "CANCELLED")
+
+
+def test_the_dashboard_shows_cancelled_orders_and_their_reversal(
+    client: Client, inventory: Inventory, aws: Provisioned, published: EventTap
+) -> None:
+    o = order("ord-1", MUGS)
+    inventory.sell_as(o)
+    assert invoke(client, "process_order", sqs_record(now_placed(o).to_json())) == []
+    [(reserved, _)] = events_of(published, "OrderReserved")
+    assert (
+        invoke(client, "initiate_billing", delivered(json.dumps(reserved), BILLING_QUEUE_ARN)) == []
+    )
+    assert cancel(client, "ord-1").status_code == 200
+    [(cancelled, _)] = events_of(published, "OrderCancelled")
+    assert (
+        invoke(client, "initiate_billing", delivered(json.dumps(cancelled), BILLING_QUEUE_ARN))
+        == []
+    )
+
+    dashboard = create_dashboard(LocalState(aws, get_services().ledger))
+    dashboard.config["TESTING"] = True
+    snapshot = dashboard.test_client().get("/state.json").get_json()
+    page = dashboard.test_client().get("/").get_data(as_text=True)
+
+    [row] = snapshot["orders"]
+    assert (row["status"], row["usd"], row["reversed"]) == ("CANCELLED", "25.26 USD", "-25.26 USD")
+    assert row["history"] == "RECEIVED → RESERVED → BILLED → CANCELLED"
+    assert snapshot["counters"]["orders_cancelled"] == 1
+    assert '<td class="status cancelled">CANCELLED</td>' in page
+    assert "<td>-25.26 USD</td>" in page

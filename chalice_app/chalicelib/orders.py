@@ -24,8 +24,6 @@ from order_contracts import (
 from order_contracts.events import RejectionReason
 
 OrderStatus = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED", "CANCELLED"]
-# No step moves an order out of these.
-FINAL: frozenset[OrderStatus] = frozenset({"REJECTED", "CANCELLED"})
 
 
 @dataclass(frozen=True)

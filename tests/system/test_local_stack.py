@@ -42,8 +42,14 @@ def test_the_tour_takes_orders_through_both_doors() -> None:
         "to ada@example.com: Order demo-api-1 confirmed",
         "to ada@example.com: Order demo-api-2 could not be accepted",
         "to ada@example.com: Order demo-api-3 could not be accepted",
+        "to ada@example.com: Order demo-api-4 cancelled",
+        "to ada@example.com: Order demo-api-4 confirmed",
         f"to grace@example.com: Order {web_order} confirmed",
     ]
+    # Cancelled once confirmed, through the signed API: the charge reversed by its own row.
+    assert "demo-api-4 CANCELLED RECEIVED → RESERVED → BILLED → CONFIRMED → CANCELLED" in lines
+    assert "demo-api-4 reversed: -4.74 USD" in lines
+    assert any('409 {"error": "not_cancellable"' in line for line in lines)
     # The teapot at 0.01 GBP instead of 39.00: never reserved, never billed.
     assert "demo-api-3 REJECTED RECEIVED → REJECTED (POT-IRON price_changed)" in lines
     assert not any(line.startswith("demo-api-3 ") and "USD" in line for line in lines)
