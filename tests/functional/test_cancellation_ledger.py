@@ -1,6 +1,7 @@
-"""The reversal of a charge in SQL: the same statements on SQLite, PostgreSQL and the Data API."""
+"""The reversal of a charge in SQL (chalicelib/adapters/sql/ledger.py): on SQLite and through the
+Data API here; tests/system/test_cancellation_ledger.py runs the same class on PostgreSQL."""
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,6 @@ from chalicelib.adapters.sql.data_api import DataApiRunner
 from chalicelib.adapters.sql.database import database_from_url
 from chalicelib.adapters.sql.ledger import INSERT_REVERSAL, SELECT_REVERSAL, SqlLedger
 from chalicelib.billing import LedgerEntry, LedgerReversal
-from tests.postgres import fresh_database, postgres_server
 
 AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 CHARGE = LedgerEntry(
@@ -37,44 +37,42 @@ REVERSAL = LedgerReversal(
 )
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
+class ReversalTests:
+    @pytest.fixture
+    def empty_database(self, tmp_path: Path) -> Callable[[], str]:
+        return lambda: f"sqlite:///{tmp_path / 'ledger.db'}"
+
+    @pytest.fixture
+    def ledger(self, empty_database: Callable[[], str]) -> SqlLedger:
+        store = SqlLedger(database_from_url(empty_database()))
+        store.migrate()
+        return store
+
+    def test_a_charge_is_reversed_once_from_its_own_row(self, ledger: SqlLedger) -> None:
+        assert ledger.reverse_charge("ord-1", AT) is None
+        ledger.record_charge(CHARGE)
+
+        assert ledger.reverse_charge("ord-1", AT) == REVERSAL
+        assert ledger.reverse_charge("ord-1", datetime(2026, 12, 1, tzinfo=UTC)) == REVERSAL
+        assert ledger.reversal("ord-1") == REVERSAL
+        assert ledger.charge("ord-1") == CHARGE  # the charge row is never touched
+        assert ledger.reversal("ord-2") is None
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> SqlLedger:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        url = fresh_database(request.getfixturevalue("postgres"))
-    store = SqlLedger(database_from_url(url))
-    store.migrate()
-    return store
+    def test_the_ledger_refuses_a_reversal_that_would_add_money(self, ledger: SqlLedger) -> None:
+        """The CHECK constraints hold a reversal to zero or less, on every engine."""
+        ledger.record_charge(CHARGE)
+        # The constraint is under test, not the adapter: its runner writes the row directly.
+        with pytest.raises(Exception, match=r"(?i)check"):
+            ledger._sql.execute(
+                "INSERT INTO billing_reversals (order_id, currency, amount_minor, usd_minor, "
+                "usd_rate, rate_date, reversed_at) VALUES ('ord-1', 'JPY', 1, 1, '1', :day, 'now')",
+                {"day": date(2026, 11, 20)},
+            )
 
 
-def test_a_charge_is_reversed_once_from_its_own_row(ledger: SqlLedger) -> None:
-    assert ledger.reverse_charge("ord-1", AT) is None
-    ledger.record_charge(CHARGE)
-
-    assert ledger.reverse_charge("ord-1", AT) == REVERSAL
-    assert ledger.reverse_charge("ord-1", datetime(2026, 12, 1, tzinfo=UTC)) == REVERSAL
-    assert ledger.reversal("ord-1") == REVERSAL
-    assert ledger.charge("ord-1") == CHARGE  # the charge row is never touched
-    assert ledger.reversal("ord-2") is None
-
-
-def test_the_ledger_refuses_a_reversal_that_would_add_money(ledger: SqlLedger) -> None:
-    """The CHECK constraints hold a reversal to zero or less, on every engine."""
-    ledger.record_charge(CHARGE)
-    # The constraint is under test, not the adapter: its runner writes the row directly.
-    with pytest.raises(Exception, match=r"(?i)check"):
-        ledger._sql.execute(
-            "INSERT INTO billing_reversals (order_id, currency, amount_minor, usd_minor, "
-            "usd_rate, rate_date, reversed_at) VALUES ('ord-1', 'JPY', 1, 1, '1', :day, 'now')",
-            {"day": date(2026, 11, 20)},
-        )
+class TestOnSqlite(ReversalTests):
+    pass
 
 
 def test_the_data_api_sends_the_reversal_as_one_statement_and_reads_its_row() -> None:
