@@ -58,7 +58,6 @@ class ReversalTests:
         assert ledger.charge("ord-1") == CHARGE  # the charge row is never touched
         assert ledger.reversal("ord-2") is None
 
-
     def test_the_ledger_refuses_a_reversal_that_would_add_money(self, ledger: SqlLedger) -> None:
         """The CHECK constraints hold a reversal to zero or less, on every engine."""
         ledger.record_charge(CHARGE)
