@@ -1,10 +1,13 @@
 """Requests to the local API Gateway signed by botocore, as every AWS SDK signs them."""
 
+import json
 from datetime import datetime
+from typing import Any
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from werkzeug.test import Client as WsgiClient
 
 from local_stack.gateway.signature import SignedRequest, SigningKey
 
@@ -43,3 +46,19 @@ def signed(
             f"Signature={signature}"
         )
     return SignedRequest(method, request.url, dict(request.headers.items()), body)
+
+
+def send(
+    client: WsgiClient,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    caller: SigningKey | None = None,
+    at: datetime | None = None,
+) -> tuple[int, Any]:
+    """Send a request to the gateway's WSGI app, signed as caller (or unsigned); status, JSON."""
+    headers: dict[str, str] = {"Content-Type": "application/json", "Host": HOST}
+    if caller is not None:
+        headers = dict(signed(method, path, body, key=caller, at=at).headers)
+    response = client.open(path, method=method, data=body, headers=headers)
+    return response.status_code, json.loads(response.data) if response.data else None

@@ -39,7 +39,7 @@ from tests.conftest import (
     replace_services,
 )
 from tests.factories import BILLING_QUEUE_ARN, order, placed, s3_notification, sqs_record
-from tests.test_local_gateway import REGION, send
+from tests.sigv4 import REGION, send
 
 JSON = {"Content-Type": "application/json"}
 NOTIFICATIONS_QUEUE_ARN = BILLING_QUEUE_ARN.replace("billing", "notifications")

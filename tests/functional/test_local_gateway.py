@@ -4,7 +4,6 @@ Requests are signed by botocore and sent to the gateway's WSGI app; signatures, 
 and routing alone are in tests/unit/test_local_gateway.py.
 """
 
-import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from local_stack.gateway.callers import CallerDirectory, api_arn, issue_callers
 from local_stack.gateway.signature import SigningKey
 from local_stack.resources import Provisioned
 from tests.conftest import BOTO3_SESSION
-from tests.sigv4 import HOST, REGION, signed
+from tests.sigv4 import REGION, send
 from tests.vectors import VALID, raw_body
 
 
@@ -28,21 +27,6 @@ def gateway(aws: Provisioned) -> tuple[WsgiClient, CallerDirectory]:
     stage = api_arn("123456789012", REGION)
     callers = issue_callers(BOTO3_SESSION.client("iam"), stage)
     return WsgiClient(LocalApiGateway(app, callers, stage, REGION)), callers
-
-
-def send(
-    client: WsgiClient,
-    method: str,
-    path: str,
-    body: bytes = b"",
-    caller: SigningKey | None = None,
-    at: datetime | None = None,
-) -> tuple[int, Any]:
-    headers: dict[str, str] = {"Content-Type": "application/json", "Host": HOST}
-    if caller is not None:
-        headers = dict(signed(method, path, body, key=caller, at=at).headers)
-    response = client.open(path, method=method, data=body, headers=headers)
-    return response.status_code, json.loads(response.data) if response.data else None
 
 
 def stored_documents(provisioned: Provisioned) -> list[str]:
