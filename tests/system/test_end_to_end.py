@@ -214,6 +214,53 @@ def test_a_tampered_price_is_rejected_never_billed_and_a_guest_is_refused_at_the
     assert refusal["problems"][0]["field"] == "customer.customer_id"
 
 
+def test_cancelling_a_confirmed_order_gives_its_stock_back_reverses_its_charge_once(
+    stack: StackProcess,
+) -> None:
+    before = dashboard(stack)
+    tea = order_body(ADA, [("TEA-EARLGREY", 2, "4.50")], "EUR")
+    assert put_order(stack, "e2e-cancel", tea) == 201
+    assert final_status(stack, "e2e-cancel") == "CONFIRMED"
+    assert stock(dashboard(stack), "TEA-EARLGREY") == stock(before, "TEA-EARLGREY") - 2
+
+    status, cancelled = stack.api_client().request("POST", "/orders/e2e-cancel/cancel")
+    assert (status, cancelled["status"], cancelled["rejection"]) == (200, "CANCELLED", [])
+    assert [entry["status"] for entry in cancelled["history"]] == [
+        "RECEIVED",
+        "RESERVED",
+        "BILLED",
+        "CONFIRMED",
+        "CANCELLED",
+    ]
+    assert api_status(stack, "e2e-cancel") == "CANCELLED"
+    subject = "Order e2e-cancel cancelled"
+    state = wait_for(
+        "the reversal and the cancellation email",
+        lambda: (
+            (s := dashboard(stack))
+            and order_row(s, "e2e-cancel")["reversed"]
+            and subject in emails_to(s, ADA["email"])
+            and s
+        ),
+    )
+    row = order_row(state, "e2e-cancel")
+    assert row["status"] == "CANCELLED"
+    assert row["usd"].endswith(" USD")
+    assert row["reversed"] == f"-{row['usd']}"  # the charge negated, at its rate
+    assert stock(state, "TEA-EARLGREY") == stock(before, "TEA-EARLGREY")
+
+    # A second cancel is answered the same and changes nothing.
+    assert stack.api_client().request("POST", "/orders/e2e-cancel/cancel") == (200, cancelled)
+    wait_for("the queues to drain", lambda: queues_drained(stack))
+    again = dashboard(stack)
+    assert stock(again, "TEA-EARLGREY") == stock(before, "TEA-EARLGREY")
+    assert order_row(again, "e2e-cancel") == row
+    assert emails_to(again, ADA["email"]).count(subject) == 1
+    ledger = DbApiRunner.sqlite(str(stack.state_dir / "billing.db"))
+    count = "SELECT COUNT(*) FROM billing_reversals WHERE order_id = :order_id"
+    assert ledger.execute(count, {"order_id": "e2e-cancel"})[0][0] == 1
+
+
 def test_an_out_of_stock_order_is_rejected_with_a_notice_and_no_ledger_row(
     stack: StackProcess,
 ) -> None:
@@ -410,5 +457,5 @@ def test_the_postman_collection_passes_with_newman(stack: StackProcess, tmp_path
     urls = {"api": stack.api, "region": stack.region, "api_callers": stack.api_callers}
     stats = run_collection(urls, tmp_path)
     assert stats["assertions"]["failed"] == 0
-    # The flow (16), refusals (5), a guest and a tampered price (3), the catalog (1).
-    assert stats["assertions"]["total"] == 25
+    # The flow (16), refusals (5), a guest and a tampered price (3), the catalog (1), cancels (5).
+    assert stats["assertions"]["total"] == 30
