@@ -163,7 +163,7 @@ def _e2e(arguments: argparse.Namespace, progress: Callable[[str], None]) -> dict
 _TITLES = {
     "web": "order form posts/s and latency through gunicorn against offered load, and /healthz",
     "pipeline": "AWS requests, handler time and cost per order through every handler",
-    "cold": "import time of app.py, each handler's first invocation, package size",
+    "cold": "import of app.py, each handler's cold start beside its boto3 floor, package size",
     "e2e": "order placed to email sent on the local stack",
 }
 _RUNNERS: dict[str, Callable[[argparse.Namespace, Callable[[str], None]], dict[str, Any]]] = {

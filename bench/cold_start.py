@@ -5,6 +5,10 @@ the same code. What differs is the first invocation: each handler builds its ada
 Each handler is measured in a fresh interpreter against a local AWS (moto on 127.0.0.1):
 the import of app.py, the first invocation and a second one; first minus second is what the
 first invocation adds (building clients, loading service models, lazy imports).
+
+Each handler's cold start (import plus first invocation) is set beside its floor: a fresh
+interpreter that imports boto3 and builds the clients that handler built, against the same
+endpoint (median of several runs). The ratio is what the code costs above that floor.
 """
 
 import json
@@ -130,7 +134,39 @@ print(json.dumps({
 """
 
 
-def handlers_first_invocation(progress: Callable[[str], None]) -> dict[str, Any]:
+# Runs in a fresh interpreter: the floor, a bare boto3 building the clients a handler uses.
+_FLOOR_CHILD = """
+import sys, time, json
+started = time.perf_counter()
+import boto3
+from botocore.config import Config
+session = boto3.session.Session()
+config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3)
+for service in sys.argv[1:]:
+    session.client(service, config=config)
+print(json.dumps({"floor_ms": (time.perf_counter() - started) * 1000}))
+"""
+
+
+def floor_ms(clients: list[str], environment: dict[str, str], runs: int) -> float:
+    """Median over fresh interpreters of `import boto3` plus building these clients."""
+    timings = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", _FLOOR_CHILD, *clients],
+            cwd=CHALICE_DIR,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        timings.append(json.loads(done.stdout.strip().splitlines()[-1])["floor_ms"])
+    return float(statistics.median(timings))
+
+
+def handlers_first_invocation(
+    progress: Callable[[str], None], floor_runs: int = 5
+) -> dict[str, Any]:
     """Each handler's import and first two invocations, each in a fresh interpreter."""
     from bench.orders import catalog_item, order_body
     from bench.pipeline import LINES
@@ -200,13 +236,20 @@ def handlers_first_invocation(progress: Callable[[str], None]) -> dict[str, Any]
                 raise RuntimeError(f"{handler} failed in a fresh interpreter:\n{done.stderr}")
             figures = json.loads(done.stdout.strip().splitlines()[-1])
             figures["first_adds_ms"] = figures["first_ms"] - figures["second_ms"]
+            figures["cold_ms"] = figures["import_ms"] + figures["first_ms"]
+            environment = _environment({**local, **provisioned.environment})
+            figures["floor_ms"] = floor_ms(figures["clients_built"], environment, floor_runs)
+            figures["ratio_to_floor"] = figures["cold_ms"] / figures["floor_ms"]
             results[handler] = {
-                k: round(v, 1) if isinstance(v, float) else v for k, v in figures.items()
+                k: round(v, 2 if k == "ratio_to_floor" else 1) if isinstance(v, float) else v
+                for k, v in figures.items()
             }
             progress(
                 f"{handler:<24} import {figures['import_ms']:.0f} ms, first invocation "
                 f"{figures['first_ms']:.0f} ms (second {figures['second_ms']:.0f} ms), "
-                f"clients built: {', '.join(figures['clients_built']) or 'none'}"
+                f"clients built: {', '.join(figures['clients_built']) or 'none'}; cold "
+                f"{figures['cold_ms']:.0f} ms, floor {figures['floor_ms']:.0f} ms, "
+                f"{figures['ratio_to_floor']:.2f}x"
             )
     return results
 

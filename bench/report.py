@@ -2,6 +2,7 @@
 
 import json
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,119 +36,144 @@ def _per_sns_request(step: dict[str, Any]) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     """A small table per benchmark that ran."""
-    lines = [f"# Benchmark results ({results['started_at']})", ""]
     host = results["machine"]
-    lines += [
+    lines = [
+        f"# Benchmark results ({results['started_at']})",
+        "",
         f"{host['cpus']} CPUs, Python {host['python']}, load average at start "
         f"{host['load_average_1_5_15'][0]} (other work on the machine shows up here).",
         "",
     ]
-    if "web" in results:
-        web = results["web"]
-        web_ratio = web["web_cpu_ratio_trivial_to_order"] or 1.0
-        lines += [
-            "## Web tier (the order form through gunicorn, hosts' configuration, local AWS)",
-            "",
-            "| Route | Connections | Requests/s | p50 ms | p99 ms "
-            "| CPU ms/request: web, local AWS | Orders per SNS request | Errors |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        for step in [*web["steps"], web["ceiling"]]:
-            lines.append(
-                f"| {step['route']} | {step['connections']} | {step['per_second']:.0f} | "
-                f"{step['p50_ms']:.1f} | {step['p99_ms']:.1f} | "
-                f"{step['web_cpu_ms']:.2f}, {step['local_aws_cpu_ms']:.2f} | "
-                f"{_per_sns_request(step)} | {step['errors']} |"
-            )
-        lines += [
-            "",
-            f"Best: {web['best_orders_per_second']:.0f} orders/s at "
-            f"{web['best_at_connections']} connections, {web['ratio_to_ceiling']:.0%} of the "
-            f"same server's /healthz ceiling. An order costs the web tier "
-            f"{web['web_cpu_ms_per_order']:.2f} ms of CPU there, {1 / web_ratio:.1f}x a /healthz "
-            "request: even with an instant AWS, at most "
-            f"{web['cpu_bound_orders_per_second']} orders/s on these cores.",
-            "",
-        ]
-        if "session_cookie_bytes" in web:
-            cookie = web["session_cookie_bytes"]
-            lines += [
-                "Every post carries the storefront's session cookie "
-                f"({cookie['sent_by_wrk']} bytes) and its CSRF token, with a new idempotency "
-                "key: each is a new order. wrk ignores Set-Cookie (after an order the server "
-                f"offers a {cookie['after_one_order']}-byte cookie that remembers it).",
-                "",
-            ]
-    if "pipeline" in results:
-        pipe = results["pipeline"]
-        lines += [
-            f"## Pipeline ({pipe['orders']} orders, {pipe['door']})",
-            "",
-            "| Function | AWS requests per order | Floor | Handler p50 / p95 ms (on moto) |",
-            "| --- | --- | --- | --- |",
-        ]
-        for function in pipe["functions"]:
-            calls = ", ".join(f"{op} {n:g}" for op, n in function["requests_per_order"].items())
-            lines.append(
-                f"| `{function['function']}` | {function['aws_requests_per_order']:g}: {calls} | "
-                f"{function['floor_requests_per_order']} | "
-                f"{function['handler_ms_p50']:.1f} / {function['handler_ms_p95']:.1f} |"
-            )
-        lines += [
-            "",
-            f"Handlers' requests per order: {pipe['handler_requests_per_order']:g} (floor "
-            f"{pipe['floor_requests_per_order']}); plus Lambda's SQS polling "
-            f"{sum(pipe['lambda_sqs_requests_per_order'].values()):g} and SNS deliveries to "
-            f"SQS {pipe['sns_deliveries_to_sqs_per_order']:g}.",
-            "",
-            f"Cost per million orders, us-east-1 list prices of {pipe['price_date']}: "
-            f"**${pipe['cost_per_million_orders_total_usd']:.2f}**, of which SES "
-            f"${pipe['cost_per_million_orders_usd'].get('ses_email', 0):.2f}; without SES "
-            f"**${pipe['cost_per_million_orders_without_ses_usd']:.2f}**.",
-            "",
-            "| Price line | Units per order | USD per million orders |",
-            "| --- | --- | --- |",
-        ]
-        for line, usd in pipe["cost_per_million_orders_usd"].items():
-            lines.append(f"| {line} | {pipe['billable_units_per_order'][line]:g} | {usd:.2f} |")
-        lines.append("")
-    if "cold" in results:
-        cold = results["cold"]
-        lines += [
-            "## Cold start",
-            "",
-            f"`import app` (-X importtime, median of {cold['app']['runs']}): "
-            f"{cold['app']['import_app_ms_median']:.0f} ms; by package (self ms): "
-            + ", ".join(f"{k} {v:g}" for k, v in cold["app"]["self_ms_by_package"].items()),
-            "",
-            "| Handler | Import ms | First invocation ms | Second ms | Clients built |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for name, handler in cold["handlers"].items():
-            lines.append(
-                f"| `{name}` | {handler['import_ms']:.0f} | {handler['first_ms']:.0f} | "
-                f"{handler['second_ms']:.0f} | {', '.join(handler['clients_built']) or 'none'} |"
-            )
-        if "package" in cold:
-            package = cold["package"]
-            lines.append(
-                f"\nDeployment package: {package['zipped_mb']:.1f} MB zipped, "
-                f"{package['unzipped_mb']:.1f} MB unzipped."
-            )
-        lines.append("")
-    if "e2e" in results:
-        e2e = results["e2e"]
-        lines += [
-            "## End to end (local stack, API PUT to email sent)",
-            "",
-            f"{e2e['confirmed']} of {e2e['orders']} orders at {e2e.get('rate_per_second', 0):g}/s: "
-            f"p50 {e2e.get('p50_ms', 0):.0f} ms, p95 {e2e.get('p95_ms', 0):.0f} ms, "
-            f"max {e2e.get('max_ms', 0):.0f} ms. Median per hop: "
-            + ", ".join(f"{hop} {ms:.0f} ms" for hop, ms in e2e.get("hop_p50_ms", {}).items())
-            + ".",
-            "",
-        ]
+    for part, section in _SECTIONS.items():
+        if part in results:
+            lines += section(results[part])
     return "\n".join(lines)
+
+
+def _web_section(web: dict[str, Any]) -> list[str]:
+    web_ratio = web["web_cpu_ratio_trivial_to_order"] or 1.0
+    lines = [
+        "## Web tier (the order form through gunicorn, hosts' configuration, local AWS)",
+        "",
+        "| Route | Connections | Requests/s | p50 ms | p99 ms "
+        "| CPU ms/request: web, local AWS | Orders per SNS request | Errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for step in [*web["steps"], web["ceiling"]]:
+        lines.append(
+            f"| {step['route']} | {step['connections']} | {step['per_second']:.0f} | "
+            f"{step['p50_ms']:.1f} | {step['p99_ms']:.1f} | "
+            f"{step['web_cpu_ms']:.2f}, {step['local_aws_cpu_ms']:.2f} | "
+            f"{_per_sns_request(step)} | {step['errors']} |"
+        )
+    lines += [
+        "",
+        f"Best: {web['best_orders_per_second']:.0f} orders/s at "
+        f"{web['best_at_connections']} connections, {web['ratio_to_ceiling']:.0%} of the "
+        f"same server's /healthz ceiling. An order costs the web tier "
+        f"{web['web_cpu_ms_per_order']:.2f} ms of CPU there, {1 / web_ratio:.1f}x a /healthz "
+        "request: even with an instant AWS, at most "
+        f"{web['cpu_bound_orders_per_second']} orders/s on these cores.",
+        "",
+    ]
+    if "session_cookie_bytes" in web:
+        cookie = web["session_cookie_bytes"]
+        lines += [
+            "Every post carries the storefront's session cookie "
+            f"({cookie['sent_by_wrk']} bytes) and its CSRF token, with a new idempotency "
+            "key: each is a new order. wrk ignores Set-Cookie (after an order the server "
+            f"offers a {cookie['after_one_order']}-byte cookie that remembers it).",
+            "",
+        ]
+    return lines
+
+
+def _pipeline_section(pipe: dict[str, Any]) -> list[str]:
+    lines = [
+        f"## Pipeline ({pipe['orders']} orders, {pipe['door']})",
+        "",
+        "| Function | AWS requests per order | Floor | Handler p50 / p95 ms (on moto) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for function in pipe["functions"]:
+        calls = ", ".join(f"{op} {n:g}" for op, n in function["requests_per_order"].items())
+        lines.append(
+            f"| `{function['function']}` | {function['aws_requests_per_order']:g}: {calls} | "
+            f"{function['floor_requests_per_order']} | "
+            f"{function['handler_ms_p50']:.1f} / {function['handler_ms_p95']:.1f} |"
+        )
+    lines += [
+        "",
+        f"Handlers' requests per order: {pipe['handler_requests_per_order']:g} (floor "
+        f"{pipe['floor_requests_per_order']}); plus Lambda's SQS polling "
+        f"{sum(pipe['lambda_sqs_requests_per_order'].values()):g} and SNS deliveries to "
+        f"SQS {pipe['sns_deliveries_to_sqs_per_order']:g}.",
+        "",
+        f"Cost per million orders, us-east-1 list prices of {pipe['price_date']}: "
+        f"**${pipe['cost_per_million_orders_total_usd']:.2f}**, of which SES "
+        f"${pipe['cost_per_million_orders_usd'].get('ses_email', 0):.2f}; without SES "
+        f"**${pipe['cost_per_million_orders_without_ses_usd']:.2f}**.",
+        "",
+        "| Price line | Units per order | USD per million orders |",
+        "| --- | --- | --- |",
+    ]
+    for line, usd in pipe["cost_per_million_orders_usd"].items():
+        lines.append(f"| {line} | {pipe['billable_units_per_order'][line]:g} | {usd:.2f} |")
+    lines.append("")
+    return lines
+
+
+def _cold_section(cold: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Cold start",
+        "",
+        f"`import app` (-X importtime, median of {cold['app']['runs']}): "
+        f"{cold['app']['import_app_ms_median']:.0f} ms; by package (self ms): "
+        + ", ".join(f"{k} {v:g}" for k, v in cold["app"]["self_ms_by_package"].items()),
+        "",
+        "Cold start is import plus first invocation; the floor is a fresh interpreter's "
+        "`import boto3` plus building the same clients against the same endpoint.",
+        "",
+        "| Handler | Import ms | First invocation ms | Second ms | Clients built "
+        "| Cold start ms | Floor ms | Ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, handler in cold["handlers"].items():
+        lines.append(
+            f"| `{name}` | {handler['import_ms']:.0f} | {handler['first_ms']:.0f} | "
+            f"{handler['second_ms']:.0f} | {', '.join(handler['clients_built']) or 'none'} | "
+            f"{handler['cold_ms']:.0f} | {handler['floor_ms']:.0f} | "
+            f"{handler['ratio_to_floor']:.2f}x |"
+        )
+    if "package" in cold:
+        package = cold["package"]
+        lines.append(
+            f"\nDeployment package: {package['zipped_mb']:.1f} MB zipped, "
+            f"{package['unzipped_mb']:.1f} MB unzipped."
+        )
+    lines.append("")
+    return lines
+
+
+def _e2e_section(e2e: dict[str, Any]) -> list[str]:
+    return [
+        "## End to end (local stack, API PUT to email sent)",
+        "",
+        f"{e2e['confirmed']} of {e2e['orders']} orders at {e2e.get('rate_per_second', 0):g}/s: "
+        f"p50 {e2e.get('p50_ms', 0):.0f} ms, p95 {e2e.get('p95_ms', 0):.0f} ms, "
+        f"max {e2e.get('max_ms', 0):.0f} ms. Median per hop: "
+        + ", ".join(f"{hop} {ms:.0f} ms" for hop, ms in e2e.get("hop_p50_ms", {}).items())
+        + ".",
+        "",
+    ]
+
+
+_SECTIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "web": _web_section,
+    "pipeline": _pipeline_section,
+    "cold": _cold_section,
+    "e2e": _e2e_section,
+}
 
 
 def chart(web: dict[str, Any], path: Path) -> Path:

@@ -98,6 +98,11 @@ def test_quick_run_writes_results(tmp_path: Path) -> None:
     ]
     assert results["pipeline"]["cost_per_million_orders_total_usd"] > 0
     assert "s3" in results["cold"]["handlers"]["put_order"]["clients_built"]
+    for handler in results["cold"]["handlers"].values():
+        assert handler["floor_ms"] > 0
+        assert handler["ratio_to_floor"] == pytest.approx(
+            handler["cold_ms"] / handler["floor_ms"], abs=0.01
+        )
     assert "## Pipeline" in (tmp_path / "results.md").read_text()
 
 

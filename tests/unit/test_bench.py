@@ -1,8 +1,8 @@
-"""bench (bench/__main__.py, cost.py, wrk.py, cold_start.py, web.py): the benchmark's own logic.
+"""bench (__main__.py, cost.py, wrk.py, cold_start.py, web.py, report.py): the benchmark's logic.
 
-Cost arithmetic, wrk and importtime parsing, the CLI. The figures themselves are never
-asserted: they move with the machine's load. Runs of wrk and of the benchmark itself are in
-tests/system/test_bench.py.
+Cost arithmetic, wrk and importtime parsing, the Markdown report, the CLI. The figures
+themselves are never asserted: they move with the machine's load. Runs of wrk and of the
+benchmark itself are in tests/system/test_bench.py.
 """
 
 import json
@@ -22,6 +22,7 @@ from bench.cost import (
     totals,
     units_from_requests,
 )
+from bench.report import markdown
 from bench.web import Storefront, post_form_script
 from bench.wrk import WrkError, parse_wrk_output, post_json_script
 
@@ -178,6 +179,33 @@ def test_importtime_output_is_parsed() -> None:
     assert by_distribution(records, top=2) == {"botocore": 2.0, "app": 1.8}
     with pytest.raises(ValueError, match="boto3"):
         import_total_ms(records, "boto3")  # imported, but not at the top level
+
+
+def test_cold_start_table_sets_each_handler_beside_its_floor() -> None:
+    handler = {
+        "import_ms": 20.0,
+        "first_ms": 280.0,
+        "second_ms": 8.0,
+        "clients_built": ["s3"],
+        "cold_ms": 300.0,
+        "floor_ms": 250.0,
+        "ratio_to_floor": 1.2,
+    }
+    results = {
+        "started_at": "2026-11-30T10:00:00Z",
+        "machine": {"cpus": 2, "python": "3.11", "load_average_1_5_15": [0.5, 0.5, 0.5]},
+        "cold": {
+            "app": {"runs": 5, "import_app_ms_median": 40.0, "self_ms_by_package": {"chalice": 5}},
+            "handlers": {"put_order": handler},
+        },
+    }
+
+    table = markdown(results)
+
+    assert "## Cold start" in table
+    assert "| `put_order` | 20 | 280 | 8 | s3 | 300 | 250 | 1.20x |" in table
+    assert "## Pipeline" not in table
+    assert "## Web tier" not in table
 
 
 def test_quick_shortens_every_part() -> None:
