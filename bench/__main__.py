@@ -1,4 +1,5 @@
-"""Benchmarks: web tier throughput, AWS requests and cost per order, cold start, end to end.
+"""Benchmarks: web tier throughput, AWS requests and cost per order, cold start, end to end,
+and the capacity model (AWS's documented limits in orders per second).
 
 Prints the figures as it goes and writes results.json, results.md and web-latency.png to
 --out. Nothing here is asserted by a test: the figures move with the machine's load.
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-PARTS = ("web", "pipeline", "cold", "e2e")
+PARTS = ("web", "pipeline", "cold", "e2e", "capacity")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -160,17 +161,25 @@ def _e2e(arguments: argparse.Namespace, progress: Callable[[str], None]) -> dict
     return end_to_end(arguments.e2e_orders, arguments.e2e_rate, timeout, progress)
 
 
+def _capacity(arguments: argparse.Namespace, progress: Callable[[str], None]) -> dict[str, Any]:
+    from bench.capacity import capacity
+
+    return capacity(progress)
+
+
 _TITLES = {
     "web": "order form posts/s and latency through gunicorn against offered load, and /healthz",
     "pipeline": "AWS requests, handler time and cost per order through every handler",
     "cold": "import of app.py, each handler's cold start beside its boto3 floor, package size",
     "e2e": "order placed to email sent on the local stack",
+    "capacity": "each hop's documented AWS limit in orders/s, and which one binds",
 }
 _RUNNERS: dict[str, Callable[[argparse.Namespace, Callable[[str], None]], dict[str, Any]]] = {
     "web": _web,
     "pipeline": _pipeline,
     "cold": _cold,
     "e2e": _e2e,
+    "capacity": _capacity,
 }
 
 

@@ -168,11 +168,27 @@ def _e2e_section(e2e: dict[str, Any]) -> list[str]:
     ]
 
 
+def _capacity_section(capacity: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Capacity model (AWS's documented limits; bench/capacity.py)",
+        "",
+        capacity["table"],
+        "",
+    ]
+    for name, scenario in capacity["scenarios"].items():
+        lines.append(
+            f"- {name} ({scenario['title']}): {scenario['binding']} binds at "
+            f"{scenario['binding_orders_per_second']:,.1f} orders/s"
+        )
+    return [*lines, ""]
+
+
 _SECTIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "web": _web_section,
     "pipeline": _pipeline_section,
     "cold": _cold_section,
     "e2e": _e2e_section,
+    "capacity": _capacity_section,
 }
 
 

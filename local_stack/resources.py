@@ -53,12 +53,29 @@ class Bucket:
 
 
 @dataclass(frozen=True)
+class SesEventDestination:
+    """The configuration set the sender uses by default, and where it publishes which events."""
+
+    configuration_set: str
+    name: str
+    topic: str
+    # SES's lower-case event type names (ConfigurationSetEventDestination MatchingEventTypes)
+    event_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Resources:
     topics: tuple[str, ...]
     queues: tuple[Queue, ...]
     subscriptions: tuple[Subscription, ...]
     tables: tuple[Table, ...]
     bucket: Bucket
+    ses_events: SesEventDestination = SesEventDestination(
+        configuration_set="order-pipeline",
+        name="ses-feedback",
+        topic="ses-feedback",
+        event_types=("bounce", "complaint"),
+    )
 
 
 RESOURCES = Resources(
@@ -188,12 +205,37 @@ def provision(
         "ORDER_INTAKE_TOPIC_ARN": topic_arns["order-intake"],
         "BILLING_DATABASE_URL": billing_database_url,
         "SES_SENDER": SES_SENDER,
+        # As on AWS (deploy/stage_config.py); moto's SES v2 ignores it, the sender's default
+        # configuration set is the same one, and that is what the local simulator reads.
+        "SES_CONFIGURATION_SET": resources.ses_events.configuration_set,
         "MAX_RECEIVE_COUNT": str(_max_receive_count(resources)),
     }
     # Sandbox rules: SES sends only from verified identities (moto enforces it too).
-    session.client("sesv2").create_email_identity(EmailIdentity=SES_SENDER)
+    _provision_ses(session, resources.ses_events, topic_arns)
     prepare_billing_database(billing_database_url)
     return Provisioned(environment, topic_arns, queue_urls, queue_arns, bucket)
+
+
+def _provision_ses(session: Any, events: SesEventDestination, topic_arns: dict[str, str]) -> None:
+    """The sender, whose default configuration set publishes bounces and complaints to SNS.
+
+    As cloudformation/messaging.yaml: moto keeps the configuration (SES v1 holds the event
+    destination), and local_stack/ses_simulator.py publishes what it says, as SES would.
+    """
+    sesv2 = session.client("sesv2")
+    sesv2.create_configuration_set(ConfigurationSetName=events.configuration_set)
+    session.client("ses").create_configuration_set_event_destination(
+        ConfigurationSetName=events.configuration_set,
+        EventDestination={
+            "Name": events.name,
+            "Enabled": True,
+            "MatchingEventTypes": list(events.event_types),
+            "SNSDestination": {"TopicARN": topic_arns[events.topic]},
+        },
+    )
+    sesv2.create_email_identity(
+        EmailIdentity=SES_SENDER, ConfigurationSetName=events.configuration_set
+    )
 
 
 def prepare_billing_database(url: str) -> None:

@@ -31,6 +31,8 @@ from local_stack.gateway.app import LocalApiGateway
 from local_stack.gateway.callers import api_arn, issue_callers
 from local_stack.moto_server import LocalAws
 from local_stack.resources import RESOURCES, Provisioned, provision
+from local_stack.ses_simulator import MailboxSimulator, moto_outbox, simulating
+from local_stack.sns_subscriptions import LAMBDA_RETRY_DELAYS, SnsFunction, sns_functions_running
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
 LOCAL = "127.0.0.1"
@@ -119,6 +121,8 @@ def local_stack(
         sources = _event_sources(app, module, provisioned)
         running.enter_context(_polling(sources))
         step(f"Event sources poll {', '.join(s.queue_url.rsplit('/', 1)[1] for s in sources)}")
+        running.enter_context(_sns_triggers(app, module, provisioned, retry_delay))
+        running.enter_context(simulating(_mailbox_simulator(account, region)))
 
         step("Starting the web tier under gunicorn")
         storefront = running.enter_context(_gunicorn(ports.web, provisioned, state_dir, verbose))
@@ -180,6 +184,39 @@ def _event_sources(app: Any, module: Any, provisioned: Provisioned) -> list[SqsE
         for config in app.event_sources
         if isinstance(config, SQSEventConfig) and config.queue is not None
     ]
+
+
+@contextmanager
+def _sns_triggers(
+    app: Any, module: Any, provisioned: Provisioned, retry_delay: int | None
+) -> Iterator[None]:
+    """Each @app.on_sns_message function, invoked by its topic as Lambda's SNS trigger does."""
+    from chalice.app import SNSEventConfig
+
+    functions = [
+        SnsFunction(config.name, provisioned.topic_arns[config.topic], getattr(module, config.name))
+        for config in app.event_sources
+        if isinstance(config, SNSEventConfig)
+    ]
+    # --retry-delay shortens Lambda's retries of a failed asynchronous invocation too.
+    delays = LAMBDA_RETRY_DELAYS if retry_delay is None else (retry_delay, retry_delay)
+    with sns_functions_running(boto3.client("sns"), functions, LOCAL, delays):
+        names = ", ".join(f"{f.name} ({f.topic_arn.rsplit(':', 1)[1]})" for f in functions)
+        step(f"SNS topics invoke {names}")
+        yield
+
+
+def _mailbox_simulator(account: str, region: str) -> MailboxSimulator:
+    """SES's mailbox simulator, which moto lacks: feedback for mail to *@simulator.amazonses.com."""
+    step("The SES mailbox simulator answers mail to bounce@ and complaint@simulator.amazonses.com")
+    return MailboxSimulator(
+        moto_outbox(account, region),
+        ses=boto3.client("ses"),
+        sesv2=boto3.client("sesv2"),
+        sns=boto3.client("sns"),
+        account=account,
+        region=region,
+    )
 
 
 @contextmanager

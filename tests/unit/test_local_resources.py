@@ -161,3 +161,39 @@ def test_a_change_to_the_templates_alone_is_caught(
         configuration = resources["OrdersBucket"]["Properties"]["NotificationConfiguration"]
         configuration["TopicConfigurations"][0]["Filter"]["S3Key"]["Rules"][1]["Value"] = ".xml"
     assert describe_templates(messaging, data) != describe_local(RESOURCES)
+
+
+def describe_ses_events(messaging: Template) -> dict[str, Any]:
+    """The configuration set's event destination as messaging.yaml declares it."""
+    topics = {
+        logical_id: topic["Properties"]["TopicName"]
+        for logical_id, topic in of_type(messaging, "AWS::SNS::Topic").items()
+    }
+    sets = of_type(messaging, "AWS::SES::ConfigurationSet")
+    (destination,) = of_type(messaging, "AWS::SES::ConfigurationSetEventDestination").values()
+    properties = destination["Properties"]["EventDestination"]
+    (sender,) = of_type(messaging, "AWS::SES::EmailIdentity").values()
+    sender_set = sender["Properties"]["ConfigurationSetAttributes"]["ConfigurationSetName"]
+    return {
+        "configuration_set": sets[
+            referenced(destination["Properties"]["ConfigurationSetName"]) or ""
+        ]["Properties"]["Name"],
+        "sender_default": sets[referenced(sender_set) or ""]["Properties"]["Name"],
+        "name": properties["Name"],
+        "topic": topics[referenced(properties["SnsDestination"]["TopicARN"]) or ""],
+        "event_types": sorted(properties["MatchingEventTypes"]),
+    }
+
+
+def test_the_local_ses_events_go_where_the_templates_send_them(
+    stacks: tuple[Template, Template],
+) -> None:
+    """The local mailbox simulator publishes as the configuration set of messaging.yaml does."""
+    local = RESOURCES.ses_events
+    assert describe_ses_events(stacks[0]) == {
+        "configuration_set": local.configuration_set,
+        "sender_default": local.configuration_set,
+        "name": local.name,
+        "topic": local.topic,
+        "event_types": sorted(local.event_types),
+    }
