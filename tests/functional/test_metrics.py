@@ -15,6 +15,8 @@ from flask import Flask
 from chalicelib import metrics
 from chalicelib.communications import Contact
 from chalicelib.services import get_services
+from local_stack.dashboard import LocalState, create_dashboard
+from local_stack.metrics import MetricTotals
 from local_stack.resources import Provisioned
 from order_contracts import Order, OrderBilled, OrderReserved, order_placed
 from order_contracts.metrics import SERVICE
@@ -179,3 +181,26 @@ def test_the_web_door_writes_its_placed_count_to_stdout(
 
     out = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert emf.totals(out) == {("OrdersPlaced", (*SERVICE_ONLY, ("door", "web"))): 1}
+
+
+def test_the_local_dashboard_shows_the_metrics_the_handlers_wrote(
+    client: Client, aws: Provisioned, shop: Inventory
+) -> None:
+    totals = MetricTotals()
+    metrics.set_writer(totals.feed)
+    try:
+        assert put(client, order("ord-6", [("MUG-BLUE", 1, "12.00")])) == 201
+        fulfil(client, aws, "ord-6")
+    finally:
+        metrics.set_writer(None)
+
+    dashboard = create_dashboard(LocalState(aws, get_services().ledger, totals))
+    shown = dashboard.test_client().get("/state.json").get_json()["metrics"]
+    page = dashboard.test_client().get("/").get_data(as_text=True)
+
+    seen = {(m["name"], m["dimension"]): m["total"] for m in shown}
+    assert seen[("OrdersPlaced", "door=api")] == 1
+    assert seen[("OrdersReserved", "")] == 1
+    assert seen[("OrdersBilled", "")] == 0
+    assert "Business metrics" in page
+    assert "OrdersReserved" in page
