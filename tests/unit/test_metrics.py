@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib import metrics
+from chalicelib.failures import is_throttling
 from order_contracts import (
     Billing,
     CurrencyMismatch,
@@ -199,3 +200,20 @@ def test_the_web_doors_line_is_emf_and_the_same_metric_as_the_apis() -> None:
 )
 def test_the_emf_check_refuses_what_the_specification_does(document: dict[str, object]) -> None:
     assert emf.problems(json.dumps(document)) != []
+
+
+def throttled(code: str) -> Exception:
+    """A botocore ClientError's shape: the error code in .response."""
+    error = Exception(code)
+    error.response = {"Error": {"Code": code}}  # type: ignore[attr-defined]
+    return error
+
+
+def test_throttling_is_recognised_by_its_code_and_through_its_causes() -> None:
+    assert is_throttling(throttled("ProvisionedThroughputExceededException"))
+    assert is_throttling(throttled("TooManyRequestsException"))
+    assert not is_throttling(throttled("ConditionalCheckFailedException"))
+    assert not is_throttling(ValueError("no response at all"))
+    wrapped = RuntimeError("publishing failed")
+    wrapped.__cause__ = throttled("ThrottlingException")
+    assert is_throttling(wrapped)
