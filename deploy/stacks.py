@@ -37,6 +37,7 @@ STACKS = (
     Stack("messaging", "topics, queues and DLQs, subscriptions, alarms, SES configuration set"),
     Stack("data", "tables, buckets, Aurora Serverless v2 billing database (retained)"),
     Stack("edge", "load balancer, certificate, listeners, target group, WAF"),
+    Stack("observability", "the pipeline's CloudWatch dashboard and alarms (business metrics)"),
     Stack("web-fleet", "launch template, Auto Scaling group", deployed_by_ansible=True),
 )
 

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 from flask import Flask, Response, abort, jsonify, render_template
 
+from local_stack.metrics import MetricTotals
 from local_stack.resources import Provisioned
 
 REFRESH_SECONDS = 3
@@ -40,9 +41,13 @@ class SentEmail:
 class LocalState:
     """Reads the pipeline's state through boto3 and the ledger, as an operator would."""
 
-    def __init__(self, provisioned: Provisioned, ledger: Any) -> None:
+    def __init__(
+        self, provisioned: Provisioned, ledger: Any, metrics: MetricTotals | None = None
+    ) -> None:
         self._provisioned = provisioned
         self._ledger = ledger
+        # The business metrics, summed from the handlers' and the web tier's EMF lines.
+        self.metrics = metrics or MetricTotals()
         self._dynamodb = boto3.resource("dynamodb")
         self._sqs: Any = boto3.client("sqs")
 
@@ -128,6 +133,7 @@ def create_dashboard(state: LocalState) -> Flask:
             "stock": state.stock(),
             "counters": state.counters(),
             "queues": [asdict(queue) for queue in state.queues()],
+            "metrics": [asdict(row) for row in state.metrics.rows()],
             "emails": [
                 asdict(SentEmail(index, ", ".join(e.destinations["ToAddresses"]), e.subject))
                 for index, e in reversed(list(enumerate(emails)))

@@ -29,6 +29,7 @@ from local_stack import demo_data
 from local_stack.event_source import SqsEventSource
 from local_stack.gateway.app import LocalApiGateway
 from local_stack.gateway.callers import api_arn, issue_callers
+from local_stack.metrics import MetricTotals
 from local_stack.moto_server import LocalAws
 from local_stack.resources import RESOURCES, Provisioned, provision
 from local_stack.ses_simulator import MailboxSimulator, moto_outbox, simulating
@@ -103,6 +104,7 @@ def local_stack(
 
         services = build_services(Settings.from_env(provisioned.environment))
         set_services(services)
+        business_metrics = _business_metrics(running, state_dir)
 
         step("Loading the demo catalog (EUR, GBP, JPY, USD), customers and exchange rates")
         demo_data.load(boto3.resource("dynamodb").Table("inventory"), services.contacts)
@@ -129,13 +131,23 @@ def local_stack(
 
         from local_stack.dashboard import LocalState, create_dashboard
 
-        state = LocalState(provisioned, services.ledger)
+        state = LocalState(provisioned, services.ledger, business_metrics)
         dashboard = running.enter_context(
             _serve(create_dashboard(state), ports.dashboard, "the dashboard")
         )
         credentials = {name: caller.credentials() for name, caller in callers.by_name().items()}
         yield Urls(aws.endpoint_url, api, storefront, dashboard, region, credentials)
         step("Stopping")
+
+
+def _business_metrics(running: ExitStack, state_dir: Path) -> MetricTotals:
+    """The handlers' metric lines (in process) and the web tier's (its log), summed."""
+    from chalicelib import metrics
+
+    totals = MetricTotals(followed=[state_dir / "web.log"])
+    metrics.set_writer(totals.feed)
+    running.callback(metrics.set_writer, None)
+    return totals
 
 
 @contextmanager

@@ -11,11 +11,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from chalicelib import billing, communications, reservation, sqs_batch
+from chalicelib import billing, communications, metrics, reservation, sqs_batch
 from chalicelib.failures import InvalidMessage
 from chalicelib.feedback import addresses_to_suppress
 from chalicelib.fx import parse_ecb_rates
 from chalicelib.intake import decode_intake_message
+from chalicelib.metrics import CountingPublisher
 from chalicelib.observability import log_context, logger, utc_now
 from chalicelib.services import Services
 from order_contracts import (
@@ -26,6 +27,7 @@ from order_contracts import (
     OrderReserved,
     parse_event,
 )
+from order_contracts.metrics import Metric
 
 
 def process_order(event: dict[str, Any], context: Any, services: Services) -> Any:
@@ -71,7 +73,9 @@ def _process_order(record: SQSRecord, services: Services) -> None:
         logger.info("ignored an S3 test event")
         return
     with log_context(order_id=placed.order_id, correlation_id=placed.correlation_id):
-        outcome = reservation.process_order(placed, services.store, services.publisher, utc_now)
+        outcome = reservation.process_order(
+            placed, services.store, CountingPublisher(services.publisher), utc_now
+        )
         logger.info("order fulfilled", extra={"status": outcome.status})
 
 
@@ -87,7 +91,7 @@ def _initiate_billing(record: SQSRecord, services: Services) -> None:
         return
     with log_context(order_id=event.order_id, correlation_id=event.correlation_id):
         outcome = billing.initiate_billing(
-            event, services.ledger, services.store, services.publisher, utc_now
+            event, services.ledger, services.store, CountingPublisher(services.publisher), utc_now
         )
         logger.info("order billed", extra={"status": outcome.status})
 
@@ -111,15 +115,21 @@ def _customer_communications(record: SQSRecord, services: Services) -> None:
         _ignore(event, "order-notifications")
         return
     with log_context(order_id=event.order_id, correlation_id=event.correlation_id):
-        status = communications.customer_communications(
-            event,
-            services.contacts,
-            services.mailer,
-            services.store,
-            services.publisher,
-            utc_now,
-            services.guest_emails,
-        )
+        try:
+            status = communications.customer_communications(
+                event,
+                services.contacts,
+                services.mailer,
+                services.store,
+                CountingPublisher(services.publisher),
+                utc_now,
+                services.guest_emails,
+            )
+        except Exception:
+            metrics.count(Metric.EMAILS_FAILED)
+            raise
+        if status in metrics.EMAIL_OUTCOMES:
+            metrics.count(metrics.EMAIL_OUTCOMES[status])
         logger.info(
             "customer told", extra={"event_type": event.event_type, "email": status or "none"}
         )

@@ -15,6 +15,7 @@ from chalicelib.adapters.documents import DocumentConflict
 from chalicelib.api_door import ApiError, answer, json_response, request_body
 from chalicelib.cancellation import NotCancellable
 from chalicelib.cancellation import cancel_order as cancel
+from chalicelib.metrics import CountingPublisher, count
 from chalicelib.observability import log_context, logger, utc_now
 from chalicelib.orders import OrderRecord
 from chalicelib.services import Services
@@ -28,6 +29,7 @@ from order_contracts import (
     is_order_id,
     order_placed,
 )
+from order_contracts.metrics import Metric
 from order_contracts.status import OrderStatusView, StatusEntry
 
 CORRELATION_HEADER = "x-correlation-id"
@@ -70,6 +72,8 @@ def _put_order(
     _refuse_guests(order)
     placed = order_placed(order, source="api", correlation_id=correlation_id, now=utc_now())
     created = _store_once(placed, services)
+    if created:
+        count(Metric.ORDERS_PLACED, "api")
     logger.info("order accepted" if created else "order already accepted, unchanged")
     return json_response(
         201 if created else 200,
@@ -133,7 +137,7 @@ def _cancel_order(order_id: str, correlation_id: str, services: Services) -> Res
             order_id,
             store=services.store,
             documents=services.documents,
-            publisher=services.publisher,
+            publisher=CountingPublisher(services.publisher),
             now=utc_now,
             window=services.settings.cancellation_window,
             correlation_id=correlation_id,

@@ -14,10 +14,12 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib import metrics
 from chalicelib.adapters.dead_letters import SqsDeadLetters
-from chalicelib.failures import PermanentFailure
+from chalicelib.failures import PermanentFailure, is_throttling
 from chalicelib.observability import log_context, logger
 from order_contracts import CORRELATION_ID_ATTRIBUTE
+from order_contracts.metrics import Metric
 
 RecordWork = Callable[[SQSRecord], None]
 
@@ -54,15 +56,19 @@ def _attempt(
     except Exception as failure:
         reason = f"{type(failure).__name__}: {failure}"
         attempt = int(record.attributes.approximate_receive_count or 1)
+        if is_throttling(failure):
+            metrics.count(Metric.RECORDS_THROTTLED)
         if attempt < max_receive_count:
             log = logger.error if isinstance(failure, PermanentFailure) else logger.exception
             log(
                 "record failed; SQS will redeliver it", extra={"attempt": attempt, "reason": reason}
             )
+            metrics.count(Metric.RECORDS_RETRIED)
             raise
         # Last attempt: SQS would move it to the DLQ without a word, so we do, with the reason.
         logger.error("record dead-lettered", extra={"attempt": attempt, "reason": reason})
         dead_letters.send(record.event_source_arn, record.body, reason, record.message_id)
+        metrics.count(Metric.RECORDS_DEAD_LETTERED)
 
 
 def _correlation_id(record: SQSRecord) -> str:

@@ -31,6 +31,7 @@ from order_contracts.errors import describe_validation_error
 from order_contracts.order import MAX_QUANTITY
 from order_contracts.status import OrderStatusView
 from order_web.extensions import services, utc_now
+from order_web.metrics import count_order_placed
 from order_web.orders import (
     CartRefused,
     CatalogItem,
@@ -123,6 +124,7 @@ def place_order() -> Response | tuple[str, int]:
         current_app.logger.exception("order-intake unreachable")
         flash("We could not take your order just now. Nothing was charged; please try again.")
         return _storefront(catalog, form, 503)
+    count_order_placed(placed.occurred_at)
     remembered[key] = order.fingerprint()
     session["orders"] = [[key, fingerprint] for key, fingerprint in remembered.items()][
         -_REMEMBERED:

@@ -63,6 +63,7 @@ NOT_IN_MOTO = {
         "AWS::WAFv2::WebACLAssociation",
         "AWS::WAFv2::LoggingConfiguration",
     },
+    "observability": {"AWS::CloudWatch::Alarm"},
 }
 # Outputs lost with the cut resources that the stage configuration needs.
 STAND_IN_OUTPUTS = {
@@ -194,6 +195,26 @@ def test_moto_creates_the_tables_and_topics(deployed: boto3.session.Session) -> 
         assert described["KeySchema"] == [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
     topics = {arn.rsplit(":", 1)[1] for arn in _topic_arns(deployed)}
     assert set(RESOURCES.topics) <= topics
+
+
+def test_moto_creates_the_dashboard_with_the_load_balancers_metric_names(
+    deployed: boto3.session.Session,
+) -> None:
+    body = json.loads(
+        deployed.client("cloudwatch").get_dashboard(DashboardName="order-pipeline")["DashboardBody"]
+    )
+    edge = stage_config.read_outputs(deployed.client("cloudformation"), ["edge"])["edge"]
+    balancer_metrics = [
+        entry
+        for widget in body["widgets"]
+        for entry in widget["properties"]["metrics"]
+        if entry[0] == "AWS/ApplicationELB"
+    ]
+    healthy = next(entry for entry in balancer_metrics if entry[1] == "HealthyHostCount")
+    # targetgroup/NAME/ID, cut from the edge stack's target group ARN.
+    assert healthy[3] == edge["TargetGroupArn"].split(":")[5]
+    assert healthy[3].startswith("targetgroup/")
+    assert healthy[5] == edge["LoadBalancerFullName"]
 
 
 def _topic_arns(session: boto3.session.Session) -> list[str]:

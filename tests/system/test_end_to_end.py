@@ -96,6 +96,11 @@ def queues_drained(stack: StackProcess) -> bool:
     return all(q["visible"] == 0 and q["in_flight"] == 0 for q in dashboard(stack)["queues"])
 
 
+def metric_totals(state: dict[str, Any]) -> dict[tuple[str, str], float]:
+    """The dashboard's business metrics (summed from the EMF lines), by name and dimension."""
+    return {(m["name"], m["dimension"]): m["total"] for m in state["metrics"]}
+
+
 def test_orders_through_both_doors_are_confirmed_billed_and_emailed(stack: StackProcess) -> None:
     before = dashboard(stack)
     pot = order_body(ADA, [("POT-IRON", 2, "39.00")], "GBP")
@@ -126,6 +131,20 @@ def test_orders_through_both_doors_are_confirmed_billed_and_emailed(stack: Stack
     [index] = [e["index"] for e in state["emails"] if e["to"] == "grace.e2e@example.com"]
     with urllib.request.urlopen(f"{stack.dashboard}/emails/{index}") as page:  # noqa: S310
         assert b"KETTLE-GOOSE" in page.read()
+    # The business metrics: the functions' lines in process, the web tier's from its log.
+    counted = metric_totals(before)
+
+    def grown(name: str, dimension: str = "") -> float:
+        return metric_totals(dashboard(stack)).get((name, dimension), 0) - counted.get(
+            (name, dimension), 0
+        )
+
+    wait_for("the emails' metric lines", lambda: grown("EmailsSent") >= 2)
+    assert grown("OrdersPlaced", "door=api") == 1
+    assert grown("OrdersPlaced", "door=web") == 1
+    assert grown("OrdersReserved") == 2
+    assert grown("OrdersBilled") == 2
+    assert grown("EmailsSent") == 2
 
 
 @pytest.mark.parametrize(
