@@ -175,6 +175,31 @@ class OrderCancelled(EventEnvelope):
         return self.cancelled_from != "RECEIVED"
 
 
+class CancelRequested(ContractModel):
+    """A shopper asked the storefront to cancel their order (a request, not yet a fact).
+
+    The web tier publishes it on order-intake, as it publishes OrderPlaced; the fulfillment
+    consumer applies the cancellation rules (chalicelib.cancellation) to it, judging the
+    window at requested_at. It names the order only: the consumer reads the order's record.
+    """
+
+    event_type: Literal["CancelRequested"] = "CancelRequested"
+    event_version: Literal[1] = 1
+    order_id: OrderId
+    requested_at: AwareDatetime
+    correlation_id: CorrelationId
+    source: Literal["web"] = "web"
+
+    def attributes(self) -> dict[str, str]:
+        return {
+            EVENT_TYPE_ATTRIBUTE: self.event_type,
+            CORRELATION_ID_ATTRIBUTE: self.correlation_id,
+        }
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
 AnyEvent = (
     OrderPlaced | OrderReserved | OrderRejected | OrderBilled | OrderConfirmed | OrderCancelled
 )
