@@ -5,6 +5,7 @@ bucket notification; a test compares the two.
 """
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,11 +190,24 @@ def provision(
         "BILLING_DATABASE_URL": billing_database_url,
         "SES_SENDER": SES_SENDER,
         "MAX_RECEIVE_COUNT": str(_max_receive_count(resources)),
+        "ORDER_LINK_KEY_PARAMETER": _order_link_key(session),
     }
     # Sandbox rules: SES sends only from verified identities (moto enforces it too).
     session.client("sesv2").create_email_identity(EmailIdentity=SES_SENDER)
     prepare_billing_database(billing_database_url)
     return Provisioned(environment, topic_arns, queue_urls, queue_arns, bucket)
+
+
+# As on AWS: a SecureString the email function reads and the web tier's host role copies into
+# the service's ORDER_LINK_KEY; generated here, new for every local AWS.
+ORDER_LINK_KEY_PARAMETER = "/order-pipeline/local/order-links/key"
+
+
+def _order_link_key(session: Any) -> str:
+    session.client("ssm").put_parameter(
+        Name=ORDER_LINK_KEY_PARAMETER, Type="SecureString", Value=secrets.token_urlsafe(48)
+    )
+    return ORDER_LINK_KEY_PARAMETER
 
 
 def prepare_billing_database(url: str) -> None:

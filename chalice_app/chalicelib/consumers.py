@@ -151,6 +151,7 @@ def _customer_communications(record: SQSRecord, services: Services) -> None:
             services.publisher,
             utc_now,
             services.guest_emails,
+            services.email_details,
         )
         logger.info(
             "customer told", extra={"event_type": event.event_type, "email": status or "none"}

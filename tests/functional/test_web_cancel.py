@@ -12,8 +12,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from moto.ses.models import ses_backends
 
+from chalicelib.services import build_services, set_services
+from chalicelib.settings import Settings
 from local_stack.resources import Provisioned
+from order_contracts import CancelRequested
 from order_contracts.links import OrderLinks
 from order_web import create_app
 from tests.conftest import BOTO3_SESSION, Inventory, invoke
@@ -296,3 +300,81 @@ def test_an_expired_cancel_link_says_so_and_grants_nothing(
     phone = shop_app.test_client()
     assert phone.get(two_days_ago.status_url(order_id)).status_code == 303
     assert phone.get(f"/orders/{order_id}").status_code == 200
+
+
+def run_queue(client: Any, aws: Provisioned, queue: str, function: str) -> None:
+    """Deliver what a pipeline queue holds to its function, once, and empty the queue."""
+    sqs = BOTO3_SESSION.client("sqs")
+    while messages := sqs.receive_message(
+        QueueUrl=aws.queue_urls[queue], MaxNumberOfMessages=10
+    ).get("Messages", []):
+        records = [sqs_record(m["Body"], queue_arn=aws.queue_arns[queue]) for m in messages]
+        assert invoke(client, function, *records) == []
+        for message in messages:
+            sqs.delete_message(
+                QueueUrl=aws.queue_urls[queue], ReceiptHandle=message["ReceiptHandle"]
+            )
+
+
+def test_the_confirmation_emails_links_name_the_order_and_cancel_it_at_the_storefront(
+    aws: Provisioned, inventory: Inventory, client: Any
+) -> None:
+    """GIVEN the email function with the storefront's address and the link key from SSM, and
+    the web tier with ORDER_LINK_KEY copied from the same parameter (as the host role does);
+    WHEN a guest's order is confirmed; THEN its email names the product and links to the
+    order, and its cancel link, opened in another browser, cancels the order."""
+    inventory.stock("MUG-BLUE", 5, price="12.00", currency="EUR")
+    settings = Settings.from_env({**aws.environment, "STOREFRONT_URL": "https://shop.example.com"})
+    set_services(build_services(settings, BOTO3_SESSION))
+    key = BOTO3_SESSION.client("ssm").get_parameter(
+        Name=aws.environment["ORDER_LINK_KEY_PARAMETER"], WithDecryption=True
+    )["Parameter"]["Value"]
+    web = create_app(
+        {
+            "BOTO3_SESSION": BOTO3_SESSION,
+            "SETTINGS": web_settings(aws, order_link_key=key),
+            "TESTING": True,
+        }
+    )
+    order_id = place(web.test_client())
+    deliver_intake(client, aws)
+    run_queue(client, aws, "order-billing", "initiate_billing")
+    run_queue(client, aws, "order-notifications", "customer_communications")
+
+    [email] = ses_backends["123456789012"]["us-east-1"].sent_messages
+    assert "2 x Mug-Blue at 12.00 EUR = 24.00 EUR" in email.body
+    # moto keeps the HTML part of the email
+    status_url = re.search(r'<a href="([^"]+)">See your order</a>', email.body)
+    cancel_url = re.search(r'<a href="([^"]+)">Changed your mind\?', email.body)
+    assert status_url
+    assert cancel_url
+    assert status_url.group(1).startswith(f"https://shop.example.com/orders/{order_id}?link=")
+
+    phone = web.test_client()
+    opened = phone.get(cancel_url.group(1).removeprefix("https://shop.example.com"))
+    assert opened.headers["Location"] == f"/orders/{order_id}"
+    assert "CONFIRMED" in phone.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert cancel(phone, order_id).status_code == 303
+    deliver_intake(client, aws)
+    assert status_of(order_id) == "CANCELLED"
+    assert stock("MUG-BLUE") == 5
+
+
+def test_a_cancel_request_the_rules_refuse_is_acknowledged_and_changes_nothing(
+    shop: FlaskClient, client: Any, aws: Provisioned
+) -> None:
+    """The storefront refuses these itself; fulfillment must too if one arrives anyway."""
+    rejected = place(shop, **{"qty_MUG-BLUE": "6"})
+    deliver_intake(client, aws)
+    late = placed_and_recorded(shop, client, aws)
+    _placed_days_ago(late, 2)
+    requests = [
+        CancelRequested(order_id=order_id, requested_at=datetime.now(UTC), correlation_id="c")
+        for order_id in (rejected, late, "web-" + "0" * 32)
+    ]
+
+    assert invoke(client, "process_order", *(sqs_record(r.to_json()) for r in requests)) == []
+
+    assert status_of(rejected) == "REJECTED"
+    assert status_of(late) == "RESERVED"
+    assert stock("MUG-BLUE") == 3
