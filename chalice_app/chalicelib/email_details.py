@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.emails import Details
 from order_contracts import OrderBilled, OrderCancelled, OrderRejected
-from order_contracts.links import OrderLinks
+
+if TYPE_CHECKING:  # imported on first use: only the email function signs links
+    from order_contracts.links import OrderLinks
 
 NAMES_MAX_AGE_SECONDS = 300.0
 
@@ -36,7 +38,7 @@ class EmailDetails:
     link_key: Callable[[], str] | None = None
     clock: Callable[[], float] = time.monotonic
     _names: dict[str, tuple[float, str]] = field(default_factory=dict, repr=False)
-    _links: OrderLinks | None = field(default=None, repr=False)
+    _links: "OrderLinks | None" = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def for_event(self, event: OrderBilled | OrderRejected | OrderCancelled) -> Details:
@@ -73,9 +75,11 @@ class EmailDetails:
             fresh.update(found)
         return fresh
 
-    def _order_links(self) -> OrderLinks | None:
+    def _order_links(self) -> "OrderLinks | None":
         if not self.storefront_url or self.link_key is None:
             return None
         if self._links is None:
+            from order_contracts.links import OrderLinks
+
             self._links = OrderLinks(self.link_key(), self.storefront_url)
         return self._links
