@@ -56,7 +56,7 @@ class Account:
 
 
 def read_outputs(
-    cloudformation: Any, keys: Sequence[str] = ("security", "messaging", "data")
+    cloudformation: Any, keys: Sequence[str] = ("security", "messaging", "data", "edge")
 ) -> dict[str, dict[str, str]]:
     """The outputs of the stacks the serverless half uses, read with DescribeStacks."""
     outputs: dict[str, dict[str, str]] = {}
@@ -81,9 +81,18 @@ def billing_database_url(outputs: StackOutputs) -> str:
     return f"rds-data:///{database}?cluster={cluster}&secret={secret}"
 
 
-def environment(outputs: StackOutputs) -> dict[str, str]:
+def order_link_key_parameter(web_stage: str) -> str:
+    """The SSM SecureString (on our KMS key) the emails' links are signed with; the web hosts
+    of that deployment read the same one (cloudformation/web-fleet.yaml, the order_web role)."""
+    return f"/order-pipeline/{web_stage}/order-links/key"
+
+
+def environment(outputs: StackOutputs, web_stage: str = "production") -> dict[str, str]:
     """The Lambda functions' environment (chalicelib.settings reads it)."""
     return {
+        # The emails link to the storefront's order pages, signed with the web tier's key.
+        "STOREFRONT_URL": _output(outputs, "edge", "StorefrontUrl"),
+        "ORDER_LINK_KEY_PARAMETER": order_link_key_parameter(web_stage),
         "ORDERS_BUCKET": _output(outputs, "data", "OrdersBucketName"),
         "ORDERS_TABLE": _output(outputs, "data", "OrdersTableName"),
         "INVENTORY_TABLE": _output(outputs, "data", "InventoryTableName"),
@@ -105,7 +114,7 @@ def _queues(outputs: StackOutputs, suffix: str) -> list[str]:
     ]
 
 
-def policy(outputs: StackOutputs, stage: str) -> dict[str, Any]:
+def policy(outputs: StackOutputs, stage: str, web_stage: str = "production") -> dict[str, Any]:
     """The stage's IAM policy: every statement names the exact resources it may touch."""
     key_arn = _output(outputs, "security", "KeyArn")
     account = Account.from_arn(key_arn)
@@ -216,7 +225,14 @@ def policy(outputs: StackOutputs, stage: str) -> dict[str, Any]:
             "Resource": _output(outputs, "data", "BillingSecretArn"),
         },
         {
-            # Queues, topics, the bucket, the tables and the secret are encrypted with this key.
+            "Sid": "ReadTheOrderLinkKey",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            "Resource": account.arn("ssm", f"parameter{order_link_key_parameter(web_stage)}"),
+        },
+        {
+            # Queues, topics, the bucket, the tables, the secret and the link key's
+            # SecureString are encrypted with this key.
             "Sid": "UseThePipelineKey",
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
@@ -245,10 +261,20 @@ def write_stage(
     return policy_path
 
 
-def configure_stage(cloudformation: Any, stage: str, chalice_dir: Path = CHALICE_DIR) -> Path:
+def configure_stage(
+    cloudformation: Any,
+    stage: str,
+    chalice_dir: Path = CHALICE_DIR,
+    web_stage: str = "production",
+) -> Path:
     """Read the stacks' outputs and write the stage's configuration; return the policy's path."""
     outputs = read_outputs(cloudformation)
-    return write_stage(chalice_dir, stage, environment(outputs), policy(outputs, stage))
+    return write_stage(
+        chalice_dir,
+        stage,
+        environment(outputs, web_stage),
+        policy(outputs, stage, web_stage),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -258,10 +284,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--chalice-dir", type=Path, default=CHALICE_DIR, help="the .chalice directory"
     )
+    parser.add_argument(
+        "--web-stage",
+        default="production",
+        help="the web hosts' deployment (the inventory's order_pipeline_stage) whose link key "
+        "the emails sign with (default: production)",
+    )
     arguments = parser.parse_args(argv)
     cloudformation = boto3.session.Session(region_name=arguments.region).client("cloudformation")
     try:
-        policy_path = configure_stage(cloudformation, arguments.stage, arguments.chalice_dir)
+        policy_path = configure_stage(
+            cloudformation, arguments.stage, arguments.chalice_dir, arguments.web_stage
+        )
     except StageConfigError as error:
         parser.exit(2, f"error: {error}\n")
     config_path = arguments.chalice_dir / "config.json"

@@ -5,6 +5,7 @@ bucket notification; a test compares the two.
 """
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,6 +210,7 @@ def provision(
         # configuration set is the same one, and that is what the local simulator reads.
         "SES_CONFIGURATION_SET": resources.ses_events.configuration_set,
         "MAX_RECEIVE_COUNT": str(_max_receive_count(resources)),
+        "ORDER_LINK_KEY_PARAMETER": _order_link_key(session),
     }
     # Sandbox rules: SES sends only from verified identities (moto enforces it too).
     _provision_ses(session, resources.ses_events, topic_arns)
@@ -236,6 +238,18 @@ def _provision_ses(session: Any, events: SesEventDestination, topic_arns: dict[s
     sesv2.create_email_identity(
         EmailIdentity=SES_SENDER, ConfigurationSetName=events.configuration_set
     )
+
+
+# As on AWS: a SecureString the email function reads and the web tier's host role copies into
+# the service's ORDER_LINK_KEY; generated here, new for every local AWS.
+ORDER_LINK_KEY_PARAMETER = "/order-pipeline/local/order-links/key"
+
+
+def _order_link_key(session: Any) -> str:
+    session.client("ssm").put_parameter(
+        Name=ORDER_LINK_KEY_PARAMETER, Type="SecureString", Value=secrets.token_urlsafe(48)
+    )
+    return ORDER_LINK_KEY_PARAMETER
 
 
 def prepare_billing_database(url: str) -> None:

@@ -102,7 +102,11 @@ def local_stack(
         from chalicelib.services import build_services, set_services
         from chalicelib.settings import Settings
 
-        services = build_services(Settings.from_env(provisioned.environment))
+        # Bound now, so the emails can link to the storefront's address (port 0: a free one).
+        web_listener = running.enter_context(_web_listener(ports.web))
+        storefront_url = f"http://{LOCAL}:{web_listener.getsockname()[1]}"
+        settings = Settings.from_env({**provisioned.environment, "STOREFRONT_URL": storefront_url})
+        services = build_services(settings)
         set_services(services)
         business_metrics = _business_metrics(running, state_dir)
 
@@ -127,7 +131,7 @@ def local_stack(
         running.enter_context(simulating(_mailbox_simulator(account, region)))
 
         step("Starting the web tier under gunicorn")
-        storefront = running.enter_context(_gunicorn(ports.web, provisioned, state_dir, verbose))
+        storefront = running.enter_context(_gunicorn(web_listener, provisioned, state_dir, verbose))
 
         from local_stack.dashboard import LocalState, create_dashboard
 
@@ -249,8 +253,8 @@ def _polling(sources: list[SqsEventSource]) -> Iterator[None]:
 
 
 @contextmanager
-def _gunicorn(port: int, provisioned: Provisioned, state_dir: Path, verbose: bool) -> Iterator[str]:
-    """The web tier as the hosts run it; its socket is ours, so port 0 works and cannot race."""
+def _web_listener(port: int) -> Iterator[socket.socket]:
+    """The web tier's listening socket, bound by us, so port 0 works and cannot race."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -259,6 +263,29 @@ def _gunicorn(port: int, provisioned: Provisioned, state_dir: Path, verbose: boo
         listener.close()
         raise StackError(f"cannot serve the web tier on port {port}: {error}") from error
     listener.listen(128)
+    try:
+        yield listener
+    finally:
+        listener.close()
+
+
+@contextmanager
+def _gunicorn(
+    port: int | socket.socket, provisioned: Provisioned, state_dir: Path, verbose: bool
+) -> Iterator[str]:
+    """The web tier as the hosts run it, on a port or on a socket bound already."""
+    with ExitStack() as bound:
+        listener = (
+            port if isinstance(port, socket.socket) else bound.enter_context(_web_listener(port))
+        )
+        with _gunicorn_on(listener, provisioned, state_dir, verbose) as url:
+            yield url
+
+
+@contextmanager
+def _gunicorn_on(
+    listener: socket.socket, provisioned: Provisioned, state_dir: Path, verbose: bool
+) -> Iterator[str]:
     url = f"http://{LOCAL}:{listener.getsockname()[1]}"
     environment = {
         **os.environ,
@@ -268,6 +295,10 @@ def _gunicorn(port: int, provisioned: Provisioned, state_dir: Path, verbose: boo
         "ORDER_INTAKE_TOPIC_ARN": provisioned.topic_arns["order-intake"],
         "INVENTORY_TABLE": provisioned.environment["INVENTORY_TABLE"],
         "ORDERS_TABLE": provisioned.environment["ORDERS_TABLE"],
+        # As the host role does: the SecureString the email function signs the links with.
+        "ORDER_LINK_KEY": boto3.client("ssm").get_parameter(
+            Name=provisioned.environment["ORDER_LINK_KEY_PARAMETER"], WithDecryption=True
+        )["Parameter"]["Value"],
         "ORDER_WEB_BIND": f"fd://{listener.fileno()}",
         "GUNICORN_CONTROL_SOCKET": str(state_dir / "gunicorn.ctl"),
     }

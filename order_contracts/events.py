@@ -78,18 +78,21 @@ class StockShortage(ContractModel):
     requested: Annotated[StrictInt, Field(ge=1)]
     available: Annotated[StrictInt, Field(ge=0)]
 
-    def describe(self) -> str:
-        """The reason in words, for the rejection email and the status pages."""
+    def describe(self, product: str | None = None) -> str:
+        """The reason in words, for the rejection email and the status pages; product is the
+        SKU's name in the catalog, where the reader has it."""
         if self.reason == "unknown_sku":
             return f"{self.sku} is not in our catalog."
-        return f"{self.sku}: you asked for {self.requested}, we have {self.available} left."
+        if self.available == 0:
+            return f"{product or self.sku}: you asked for {self.requested}, we have none left."
+        return f"{product or self.sku}: you asked for {self.requested}, only {self.available} left."
 
 
 class UnsupportedCurrency(ContractModel):
     reason: Literal["unsupported_currency"] = "unsupported_currency"
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
-    def describe(self) -> str:
+    def describe(self, product: str | None = None) -> str:
         return f"We cannot take payment in {self.currency}."
 
 
@@ -101,9 +104,9 @@ class PriceChanged(ContractModel):
     offered_price: Annotated[Decimal, Field(allow_inf_nan=False)]
     catalog_price: Annotated[Decimal, Field(allow_inf_nan=False)]
 
-    def describe(self) -> str:
+    def describe(self, product: str | None = None) -> str:
         return (
-            f"{self.sku}: the order offered {self.offered_price}, "
+            f"{product or self.sku}: the order offered {self.offered_price}, "
             f"but the price is {self.catalog_price}."
         )
 
@@ -116,9 +119,9 @@ class CurrencyMismatch(ContractModel):
     order_currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     catalog_currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
-    def describe(self) -> str:
+    def describe(self, product: str | None = None) -> str:
         return (
-            f"{self.sku} is sold in {self.catalog_currency}, "
+            f"{product or self.sku} is sold in {self.catalog_currency}, "
             f"not in {self.order_currency}: order it separately."
         )
 
@@ -173,6 +176,31 @@ class OrderCancelled(EventEnvelope):
     @property
     def held_stock(self) -> bool:
         return self.cancelled_from != "RECEIVED"
+
+
+class CancelRequested(ContractModel):
+    """A shopper asked the storefront to cancel their order (a request, not yet a fact).
+
+    The web tier publishes it on order-intake, as it publishes OrderPlaced; the fulfillment
+    consumer applies the cancellation rules (chalicelib.cancellation) to it, judging the
+    window at requested_at. It names the order only: the consumer reads the order's record.
+    """
+
+    event_type: Literal["CancelRequested"] = "CancelRequested"
+    event_version: Literal[1] = 1
+    order_id: OrderId
+    requested_at: AwareDatetime
+    correlation_id: CorrelationId
+    source: Literal["web"] = "web"
+
+    def attributes(self) -> dict[str, str]:
+        return {
+            EVENT_TYPE_ATTRIBUTE: self.event_type,
+            CORRELATION_ID_ATTRIBUTE: self.correlation_id,
+        }
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
 
 
 AnyEvent = (

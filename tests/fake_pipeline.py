@@ -167,7 +167,12 @@ class FakePipeline:
             GuestEmailLimit(self.book, per_hour=5),
         )
 
-    def cancel(self, order_id: str, correlation_id: str = "corr-cancel") -> OrderRecord | None:
+    def cancel(
+        self,
+        order_id: str,
+        correlation_id: str = "corr-cancel",
+        requested_at: datetime | None = None,
+    ) -> OrderRecord | None:
         return cancellation.cancel_order(
             order_id,
             store=self.store,
@@ -176,6 +181,7 @@ class FakePipeline:
             now=self.now,
             window=WINDOW,
             correlation_id=correlation_id,
+            requested_at=requested_at,
         )
 
     def deliver(self, queue: str, event: AnyEvent) -> None:

@@ -110,6 +110,7 @@ class InMemoryOrderStore:
             status=move.status,
             history=[*record.history, move.entry],
             pending_event=move.event.to_json(),
+            billing=move.billing or record.billing,
         )
         return self.get(move.order_id)
 

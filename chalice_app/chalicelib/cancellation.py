@@ -15,6 +15,7 @@ next attempt, giving the stock back.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -54,23 +55,27 @@ def cancel_order(
     now: Callable[[], datetime],
     window: timedelta,
     correlation_id: str,
+    requested_at: datetime | None = None,
 ) -> OrderRecord | None:
     """Cancel the order and announce OrderCancelled; None if no such order is known.
 
-    A repeat (or a concurrent second cancel) finds the order CANCELLED and answers with its
-    record, publishing OrderCancelled again if it is still pending (consumers are
-    idempotent). Raises NotCancellable for a rejected order or one past the window.
+    The window is judged at requested_at when the request was made before it was handled
+    (the storefront's CancelRequested, handled from a queue), else at now(). A repeat (or a
+    concurrent second cancel) finds the order CANCELLED and answers with its record,
+    publishing OrderCancelled again if it is still pending (consumers are idempotent).
+    Raises NotCancellable for a rejected order or one past the window.
     """
     for _ in range(_ATTEMPTS):
         at = now()
+        judged = _Window(requested_at or at, window)
         record = store.get(order_id)
         if record is None:
             placed = documents.placed(order_id)
             if placed is None:
                 return None
-            record = _cancel_received(placed, store, at, window, correlation_id)
+            record = _cancel_received(placed, store, at, judged, correlation_id)
         elif record.status != "CANCELLED":
-            record = _cancel_recorded(record, store, at, window, correlation_id)
+            record = _cancel_recorded(record, store, at, judged, correlation_id)
         if record is not None:
             publish_pending(record, store, publisher)
             return record
@@ -78,10 +83,10 @@ def cancel_order(
 
 
 def _cancel_received(
-    placed: OrderPlaced, store: OrderStore, at: datetime, window: timedelta, correlation_id: str
+    placed: OrderPlaced, store: OrderStore, at: datetime, window: "_Window", correlation_id: str
 ) -> OrderRecord | None:
     """Record an order fulfillment has not recorded as CANCELLED; None if it just did."""
-    _check_window(placed.order_id, placed.occurred_at, at, window)
+    window.check(placed.order_id, placed.occurred_at)
     record = new_record(placed, _cancelled(placed.order_id, placed, at, correlation_id, "RECEIVED"))
     try:
         store.cancel_received(placed, record)
@@ -91,14 +96,14 @@ def _cancel_received(
 
 
 def _cancel_recorded(
-    record: OrderRecord, store: OrderStore, at: datetime, window: timedelta, correlation_id: str
+    record: OrderRecord, store: OrderStore, at: datetime, window: "_Window", correlation_id: str
 ) -> OrderRecord | None:
     """Move a recorded order to CANCELLED with its stock; None if it moved meanwhile."""
     if record.status == "REJECTED":
         raise NotCancellable(
             f"order {record.order_id} was rejected: it holds no stock and was not charged"
         )
-    _check_window(record.order_id, record.placed_at, at, window)
+    window.check(record.order_id, record.placed_at)
     assert record.status in ("RESERVED", "BILLED", "CONFIRMED"), record.status
     cancelled_from: CancelledFrom = record.status
     return store.cancel(_cancelled(record.order_id, record, at, correlation_id, cancelled_from))
@@ -120,10 +125,17 @@ def _cancelled(
     )
 
 
-def _check_window(order_id: str, placed_at: datetime, at: datetime, window: timedelta) -> None:
-    if at > placed_at + window:
-        hours = window / timedelta(hours=1)
-        raise NotCancellable(
-            f"order {order_id} was placed at {placed_at.isoformat()}; orders can be cancelled "
-            f"within {hours:g} hours of being placed"
-        )
+@dataclass(frozen=True)
+class _Window:
+    """The cancellation window, judged at the moment the cancel was asked for."""
+
+    asked_at: datetime
+    length: timedelta
+
+    def check(self, order_id: str, placed_at: datetime) -> None:
+        if self.asked_at > placed_at + self.length:
+            hours = self.length / timedelta(hours=1)
+            raise NotCancellable(
+                f"order {order_id} was placed at {placed_at.isoformat()}; orders can be "
+                f"cancelled within {hours:g} hours of being placed"
+            )

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from chalicelib import emails
+from chalicelib.email_details import EmailDetails
 from chalicelib.observability import logger
 from chalicelib.orders import (
     EventPublisher,
@@ -131,6 +132,7 @@ def customer_communications(
     publisher: EventPublisher,
     now: Callable[[], datetime],
     guest_emails: GuestEmailLimit,
+    details: EmailDetails | None = None,
 ) -> EmailStatus | None:
     """Send the confirmation, the rejection or the cancellation notice once; confirm a
     billed order. None: no email, because the order was cancelled before its confirmation.
@@ -140,6 +142,8 @@ def customer_communications(
     send it twice: SES has no idempotency key, and losing a confirmation would be worse.
     A guest's email is claimed through guest_emails, which refuses it (rate_limited) when
     the address has had its hour's emails; the order is confirmed all the same.
+    details names the products and gives the links to the storefront (without it, the
+    emails show SKUs and carry no links).
     """
     order = event.order
     outcome = _OUTCOMES[type(event)]
@@ -153,7 +157,7 @@ def customer_communications(
     else:
         status = book.claim_email(order.order_id, outcome, now())
     if status == "sending":
-        status = _send(event, outcome, contact, book, mailer, now)
+        status = _send(event, outcome, contact, book, mailer, now, details)
     elif status == "rate_limited":
         logger.warning(
             "no email: the guest address already had its emails for the hour",
@@ -190,17 +194,19 @@ def _send(
     book: ContactBook,
     mailer: Mailer,
     now: Callable[[], datetime],
+    details: EmailDetails | None,
 ) -> EmailStatus:
     order_id = event.order_id
     if book.suppression(contact.email) is not None:
         book.mark_email(order_id, outcome, "suppressed", None, now())
         return "suppressed"
+    said = details.for_event(event) if details is not None else emails.Details()
     if isinstance(event, OrderBilled):
-        email = emails.confirmation(event.order, event.billing, contact.name)
+        email = emails.confirmation(event.order, event.billing, contact.name, said)
     elif isinstance(event, OrderRejected):
-        email = emails.rejection(event.order, event.reasons, contact.name)
+        email = emails.rejection(event.order, event.reasons, contact.name, said)
     else:
-        email = emails.cancellation(event.order, contact.name)
+        email = emails.cancellation(event.order, contact.name, said)
     message_id = mailer.send(contact.email, email, order_id)
     book.mark_email(order_id, outcome, "sent", message_id, now())
     return "sent"

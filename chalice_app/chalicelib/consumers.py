@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from chalicelib import billing, communications, metrics, reservation, sqs_batch
+from chalicelib import billing, cancellation, communications, metrics, reservation, sqs_batch
 from chalicelib.failures import InvalidMessage
 from chalicelib.feedback import addresses_to_suppress
 from chalicelib.fx import parse_ecb_rates
@@ -21,6 +21,7 @@ from chalicelib.observability import log_context, logger, utc_now
 from chalicelib.services import Services
 from order_contracts import (
     AnyEvent,
+    CancelRequested,
     OrderBilled,
     OrderCancelled,
     OrderRejected,
@@ -72,11 +73,42 @@ def _process_order(record: SQSRecord, services: Services) -> None:
     if placed is None:
         logger.info("ignored an S3 test event")
         return
+    if isinstance(placed, CancelRequested):
+        _cancel_requested(placed, services)
+        return
     with log_context(order_id=placed.order_id, correlation_id=placed.correlation_id):
         outcome = reservation.process_order(
             placed, services.store, CountingPublisher(services.publisher), utc_now
         )
         logger.info("order fulfilled", extra={"status": outcome.status})
+
+
+def _cancel_requested(request: CancelRequested, services: Services) -> None:
+    """A storefront shopper's cancel: the order API's rules, the window judged at the request.
+
+    A refusal (rejected, past the window, or an order not recorded) changes nothing and is
+    done: the storefront has already told the shopper what it could, and a retry would
+    refuse again.
+    """
+    with log_context(order_id=request.order_id, correlation_id=request.correlation_id):
+        try:
+            record = cancellation.cancel_order(
+                request.order_id,
+                store=services.store,
+                documents=services.documents,
+                publisher=CountingPublisher(services.publisher),
+                now=utc_now,
+                window=services.settings.cancellation_window,
+                correlation_id=request.correlation_id,
+                requested_at=request.requested_at,
+            )
+        except cancellation.NotCancellable as refused:
+            logger.info("cancel refused", extra={"reason": str(refused)})
+            return
+        if record is None:
+            logger.warning("cancel refused: no such order")
+            return
+        logger.info("order cancelled", extra={"status": record.status})
 
 
 def _initiate_billing(record: SQSRecord, services: Services) -> None:
@@ -124,6 +156,7 @@ def _customer_communications(record: SQSRecord, services: Services) -> None:
                 CountingPublisher(services.publisher),
                 utc_now,
                 services.guest_emails,
+                services.email_details,
             )
         except Exception:
             metrics.count(Metric.EMAILS_FAILED)

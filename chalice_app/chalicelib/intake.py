@@ -10,7 +10,7 @@ from urllib.parse import unquote_plus
 from pydantic import ValidationError
 
 from chalicelib.failures import InvalidMessage
-from order_contracts import OrderPlaced
+from order_contracts import CancelRequested, OrderPlaced
 from order_contracts.order import ORDER_ID_PATTERN
 
 ORDER_DOCUMENT_PREFIX = "orders/"
@@ -27,12 +27,16 @@ def document_key(order_id: str) -> str:
     return f"{ORDER_DOCUMENT_PREFIX}{order_id}.json"
 
 
-def decode_intake_message(body: str, fetch_document: FetchDocument) -> OrderPlaced | None:
-    """Return the OrderPlaced an intake message carries, or None for messages to ignore.
+def decode_intake_message(
+    body: str, fetch_document: FetchDocument
+) -> OrderPlaced | CancelRequested | None:
+    """Return the OrderPlaced (or the web tier's CancelRequested) an intake message carries,
+    or None for messages to ignore.
 
-    Two shapes arrive on order-intake: an S3 ObjectCreated notification for a document the
-    order API wrote (the document itself is an OrderPlaced event) and an OrderPlaced the web
-    tier published. Raw delivery is expected, but an SNS envelope is unwrapped too.
+    Three shapes arrive on order-intake: an S3 ObjectCreated notification for a document the
+    order API wrote (the document itself is an OrderPlaced event), an OrderPlaced the web
+    tier published, and a CancelRequested the web tier published for one of its orders. Raw
+    delivery is expected, but an SNS envelope is unwrapped too.
     """
     payload = _load_json(body)
     if payload.get("Type") == "Notification" and isinstance(payload.get("Message"), str):
@@ -46,7 +50,11 @@ def decode_intake_message(body: str, fetch_document: FetchDocument) -> OrderPlac
         return _parse_order_placed(fetch_document(bucket, key), expected_id=order_id)
     if payload.get("event_type") == "OrderPlaced":
         return _parse_order_placed(body, expected_id=None)
-    raise InvalidMessage("message is neither an S3 notification nor an OrderPlaced event")
+    if payload.get("event_type") == "CancelRequested":
+        return _parse_cancel_request(body)
+    raise InvalidMessage(
+        "message is neither an S3 notification nor an OrderPlaced or CancelRequested event"
+    )
 
 
 def _load_json(body: str) -> dict[str, Any]:
@@ -92,3 +100,10 @@ def _parse_order_placed(text: str, expected_id: str | None) -> OrderPlaced:
     if expected_id is not None and placed.order_id != expected_id:
         raise InvalidMessage(f"document for {expected_id} holds order {placed.order_id}")
     return placed
+
+
+def _parse_cancel_request(text: str) -> CancelRequested:
+    try:
+        return CancelRequested.model_validate_json(text)
+    except ValidationError as error:
+        raise InvalidMessage(f"CancelRequested is invalid: {error}") from error

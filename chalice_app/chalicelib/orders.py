@@ -14,7 +14,9 @@ from typing import Literal, Protocol
 
 from order_contracts import (
     AnyEvent,
+    Billing,
     Order,
+    OrderBilled,
     OrderCancelled,
     OrderPlaced,
     OrderRejected,
@@ -46,6 +48,8 @@ class OrderRecord:
     rejection: list[RejectionReason] = field(default_factory=list)
     # The outcome event, kept until SNS accepted it: the record is its own outbox.
     pending_event: str | None = None
+    # What billing charged in USD, set by the move to BILLED: the status pages show it.
+    billing: Billing | None = None
 
     @property
     def placed_at(self) -> datetime:
@@ -98,6 +102,11 @@ class Transition:
     @property
     def order_id(self) -> str:
         return self.event.order_id
+
+    @property
+    def billing(self) -> Billing | None:
+        """The charge the move records on the order (the move to BILLED), if any."""
+        return self.event.billing if isinstance(self.event, OrderBilled) else None
 
     @property
     def entry(self) -> HistoryEntry:

@@ -161,4 +161,6 @@ def _view(record: OrderRecord) -> OrderStatusView:
             for entry in record.history
         ],
         rejection=record.rejection,
+        order=record.order,
+        billing=record.billing,
     )

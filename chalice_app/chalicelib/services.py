@@ -18,11 +18,13 @@ from chalicelib.adapters.dead_letters import SqsDeadLetters
 from chalicelib.adapters.documents import S3OrderDocuments
 from chalicelib.adapters.mailer import SesMailer
 from chalicelib.adapters.order_store import DynamoOrderStore
+from chalicelib.adapters.parameters import secure_string
 from chalicelib.adapters.publisher import SnsEventPublisher
 from chalicelib.adapters.sql.contacts import SqlContactBook
 from chalicelib.adapters.sql.database import database_from_url
 from chalicelib.adapters.sql.ledger import SqlLedger
 from chalicelib.communications import GuestEmailLimit
+from chalicelib.email_details import EmailDetails
 from chalicelib.fx import fetch_feed
 from chalicelib.settings import Settings
 
@@ -73,6 +75,7 @@ class Services:
     mailer: SesMailer
     catalog: DynamoCatalog
     guest_emails: GuestEmailLimit
+    email_details: EmailDetails
     fetch_rates_feed: Callable[[], bytes] = fetch_feed
     clients: tuple[LazyClient, ...] = ()
 
@@ -115,6 +118,12 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
     database = database_from_url(settings.billing_database_url, session, client)
     ledger = SqlLedger(database)
     dynamodb = client("dynamodb")
+    catalog = DynamoCatalog(dynamodb, settings.inventory_table)
+    link_key = (
+        secure_string(client("ssm"), settings.order_link_key_parameter)
+        if settings.order_link_key_parameter
+        else None
+    )
     return Services(
         settings=settings,
         documents=S3OrderDocuments(client("s3"), settings.orders_bucket),
@@ -133,7 +142,13 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
             sender=settings.ses_sender,
             configuration_set=settings.ses_configuration_set,
         ),
-        catalog=DynamoCatalog(dynamodb, settings.inventory_table),
+        catalog=catalog,
         guest_emails=GuestEmailLimit(ledger, per_hour=settings.guest_emails_per_hour),
+        email_details=EmailDetails(
+            catalog,
+            settings.cancellation_window,
+            storefront_url=settings.storefront_url,
+            link_key=link_key,
+        ),
         clients=tuple(clients),
     )

@@ -43,6 +43,12 @@ class Settings:
     # An order can be cancelled for this long after it was placed (a repeat of a cancel is
     # answered whenever it comes); past it, the cancel is refused with not_cancellable.
     cancellation_window_hours: int = 24
+    # The storefront's public address (https://shop.example.com): the emails link to the
+    # order's pages there. Empty: the emails carry no links.
+    storefront_url: str = ""
+    # The SSM SecureString holding the key the emails' links are signed with; the web tier
+    # checks them with the same key (its ORDER_LINK_KEY). Required with storefront_url.
+    order_link_key_parameter: str = ""
 
     @property
     def cancellation_window(self) -> timedelta:
@@ -73,7 +79,19 @@ class Settings:
             cancellation_window_hours=_count(
                 environ, "CANCELLATION_WINDOW_HOURS", cls.cancellation_window_hours, 1
             ),
+            storefront_url=environ.get("STOREFRONT_URL", "").rstrip("/"),
+            order_link_key_parameter=_link_key_parameter(environ),
         )
+
+
+def _link_key_parameter(environ: Mapping[str, str]) -> str:
+    parameter = environ.get("ORDER_LINK_KEY_PARAMETER", "")
+    if environ.get("STOREFRONT_URL") and not parameter:
+        raise SettingsError(
+            "STOREFRONT_URL is set but ORDER_LINK_KEY_PARAMETER is not: the emails' links "
+            "must be signed (the SSM SecureString the web tier's ORDER_LINK_KEY comes from)"
+        )
+    return parameter
 
 
 def _count(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:

@@ -4,12 +4,14 @@ It has no JSON API: integrators use the order API (API Gateway, IAM-signed reque
 shoppers check out as guests through the form, which carries a CSRF token.
 """
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from order_contracts.links import OrderLinks
 from order_web import health, logs, security
 from order_web.extensions import csrf
 from order_web.services import WebServices, build_services
@@ -39,6 +41,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # One hop: the ALB. It sets X-Forwarded-For/Proto/Port; anything further is the client's.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)  # type: ignore[method-assign]
     app.extensions["order_web"] = web_services
+    app.extensions["order_web_settings"] = settings
+    # The key is never defaulted in production (WebSettings.from_env refuses to start); a
+    # WebSettings built in code without one gets a random key, so no link verifies.
+    app.extensions["order_links"] = OrderLinks(settings.order_link_key or secrets.token_hex(32))
 
     logs.init_app(app)  # first, so even a request refused by CSRF has its correlation id
     health.trust_only(app, settings.trusted_hosts)  # before CSRF: a wrong Host is refused first

@@ -79,12 +79,14 @@ class OrderStatuses:
         self._table = table
 
     def status(self, order_id: str) -> OrderStatusView | None:
-        """The order's status, history and rejection reasons as the pipeline recorded them."""
+        """The order's status, history, lines, billing and rejection reasons as the pipeline
+        recorded them."""
         response = self._dynamodb.get_item(
             TableName=self._table,
             Key={"order_id": {"S": order_id}},
-            ProjectionExpression="order_id, #status, history, rejection",
-            ExpressionAttributeNames={"#status": "status"},
+            ProjectionExpression="order_id, #status, history, rejection, #order, billing",
+            # Both are reserved words in DynamoDB expressions.
+            ExpressionAttributeNames={"#status": "status", "#order": "order"},
         )
         if "Item" not in response:
             return None

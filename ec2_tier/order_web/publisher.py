@@ -1,4 +1,5 @@
-"""Publish OrderPlaced to order-intake, with group commit: orders in flight share SNS calls."""
+"""Publish OrderPlaced (and the storefront's CancelRequested) to order-intake, with group
+commit: requests in flight share SNS calls."""
 
 import threading
 from collections import deque
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from order_contracts import OrderPlaced
+from order_contracts import CancelRequested, OrderPlaced
 
 
 class IntakeUnavailable(RuntimeError):
@@ -62,13 +63,13 @@ class IntakePublisher:
         self._waiting: deque[_Waiting] = deque()
         self._sending = 0
 
-    def publish(self, placed: OrderPlaced) -> str:
-        """Publish the event; return SNS's message id once SNS has accepted it."""
+    def publish(self, message: OrderPlaced | CancelRequested) -> str:
+        """Publish the message; return SNS's message id once SNS has accepted it."""
         mine = _Waiting(
-            placed.to_json(),
+            message.to_json(),
             {
                 name: {"DataType": "String", "StringValue": value}
-                for name, value in placed.attributes().items()
+                for name, value in message.attributes().items()
             },
         )
         with self._lock:

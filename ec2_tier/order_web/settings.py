@@ -4,6 +4,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 Environment = Literal["production", "development", "testing"]
@@ -26,6 +27,16 @@ class WebSettings:
     max_content_length: int = 64 * 1024
     # How stale the storefront's catalog may be (the reservation checks prices anyway).
     catalog_max_age_seconds: float = 2.0
+    # Checks the links in the customers' emails (order_contracts.links); the email function
+    # signs them with the same key. Empty only in development and tests (links then fail).
+    order_link_key: str = ""
+    # As the functions' CANCELLATION_WINDOW_HOURS: the storefront offers the cancel button for
+    # this long after placement; the fulfillment consumer judges the cancel itself.
+    cancellation_window_hours: int = 24
+
+    @property
+    def cancellation_window(self) -> timedelta:
+        return timedelta(hours=self.cancellation_window_hours)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "WebSettings":
@@ -40,6 +51,12 @@ class WebSettings:
                     "(the Ansible role puts it in the service's environment from SSM)"
                 )
             secret_key = secrets.token_hex(32)  # development only: sessions end at restart
+        order_link_key = environ.get("ORDER_LINK_KEY", "")
+        if not order_link_key and environment == "production":
+            raise SettingsError(
+                "ORDER_LINK_KEY is not set: production refuses to start without it "
+                "(the Ansible role puts it in the service's environment from SSM)"
+            )
         missing = [
             name
             for name in ("ORDER_INTAKE_TOPIC_ARN", "INVENTORY_TABLE", "ORDERS_TABLE")
@@ -59,4 +76,17 @@ class WebSettings:
             catalog_max_age_seconds=float(
                 environ.get("CATALOG_MAX_AGE_SECONDS", cls.catalog_max_age_seconds)
             ),
+            order_link_key=order_link_key or secrets.token_hex(32),
+            cancellation_window_hours=_hours(environ, cls.cancellation_window_hours),
         )
+
+
+def _hours(environ: Mapping[str, str], default: int) -> int:
+    raw = environ.get("CANCELLATION_WINDOW_HOURS", "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(
+            f"CANCELLATION_WINDOW_HOURS={raw!r}: must be a whole number, at least 1"
+        )
+    return int(raw)

@@ -100,7 +100,7 @@ def test_a_billed_order_gets_one_confirmation_and_is_confirmed(
     assert email.destinations == {"ToAddresses": ["ada@example.com"]}
     assert email.source == "orders@shop.example.com"
     assert email.subject == "Order ord-1 confirmed"
-    assert "2 x MUG-BLUE at 12.00 EUR" in email.body
+    assert "2 x Mug-Blue at 12.00 EUR = 24.00 EUR" in email.body  # the catalog's name
     assert "24.00 EUR" in email.body
     assert "25.26 USD" in email.body
     # Nothing ships: the email promises only what the pipeline does.
@@ -143,7 +143,7 @@ def test_a_rejected_order_gets_a_notice_saying_what_was_out_of_stock(
 
     [email] = sent_emails()
     assert email.subject == "Order ord-1 could not be accepted"
-    assert "MUG-BLUE: you asked for 2, we have 1 left." in email.body
+    assert "Mug-Blue: you asked for 2, only 1 left." in email.body  # the catalog's name
     assert order_item("ord-1")["status"] == "REJECTED"
 
 

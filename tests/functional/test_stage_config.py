@@ -255,6 +255,9 @@ def test_the_stage_configuration_comes_from_the_stacks_outputs(
         "orders@shop.example.com",
         "order-pipeline",
     )
+    # The emails link to the storefront, signed with the production web hosts' link key.
+    assert settings.storefront_url == "https://shop.example.com"
+    assert settings.order_link_key_parameter == "/order-pipeline/production/order-links/key"
     runner = database_from_url(settings.billing_database_url, deployed)
     cluster = deployed.client("rds").describe_db_clusters()["DBClusters"][0]
     secret = deployed.client("secretsmanager").describe_secret(
@@ -309,6 +312,10 @@ def test_the_stage_configuration_comes_from_the_stacks_outputs(
     assert (
         "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/order-pipeline-prod"
         in (logs["Resource"])
+    )
+    (link_key,) = [s for s in policy["Statement"] if s["Action"] == "ssm:GetParameter"]
+    assert link_key["Resource"] == (
+        "arn:aws:ssm:us-east-1:123456789012:parameter/order-pipeline/production/order-links/key"
     )
     # SES checks the recipient's identity too in the sandbox: any identity, from our sender only.
     (send,) = [s for s in policy["Statement"] if s["Action"] == "ses:SendEmail"]

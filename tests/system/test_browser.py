@@ -1,5 +1,5 @@
 """A shopper's order through the running stack's storefront in Debian's chromium, then the
-dashboard, in a network namespace of their own."""
+dashboard, then its cancel from the status page, in a network namespace of their own."""
 
 import json
 import os
@@ -12,7 +12,7 @@ from tests import ROOT
 OUTPUT = ROOT / "test-output" / "browser"
 
 
-def test_a_shopper_places_an_order_and_follows_it() -> None:
+def test_a_shopper_places_an_order_follows_it_and_cancels_it() -> None:
     for tool in ("/usr/bin/chromium", "/usr/bin/unshare"):
         assert Path(tool).exists(), (
             f"{tool} is missing: `make test` installs what the browser test needs"
@@ -38,5 +38,9 @@ def test_a_shopper_places_an_order_and_follows_it() -> None:
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["order_id"].startswith("web-")
     assert summary["status"] == "CONFIRMED"
-    for shot in ("1-storefront.png", "2-confirmation.png", "3-status.png", "4-dashboard.png"):
+    assert summary["then"] == "CANCELLED"
+    # 3 mugs in the demo catalog, 2 ordered, then given back by the cancel.
+    assert (summary["mugs_after_order"], summary["mugs_after_cancel"]) == ("1", "3")
+    shots = ("1-storefront.png", "2-confirmation.png", "3-status.png", "4-dashboard.png")
+    for shot in (*shots, "6-cancelled.png", "7-dashboard-cancelled.png"):
         assert (OUTPUT / shot).stat().st_size > 10_000, shot

@@ -130,7 +130,11 @@ def test_orders_through_both_doors_are_confirmed_billed_and_emailed(stack: Stack
     # The email itself, as the dashboard shows it.
     [index] = [e["index"] for e in state["emails"] if e["to"] == "grace.e2e@example.com"]
     with urllib.request.urlopen(f"{stack.dashboard}/emails/{index}") as page:  # noqa: S310
-        assert b"KETTLE-GOOSE" in page.read()
+        email = page.read().decode()
+    assert "1 x Gooseneck kettle at 64.99 USD" in email  # the catalog's name, not the SKU
+    # Its links lead to the storefront that placed the order, signed with the web tier's key.
+    assert f'href="{stack.storefront}/orders/{web_order}?link=' in email
+    assert f'href="{stack.storefront}/orders/{web_order}/cancel?link=' in email
     # The business metrics: the functions' lines in process, the web tier's from its log.
     counted = metric_totals(before)
 

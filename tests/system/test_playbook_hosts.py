@@ -30,6 +30,7 @@ ANSIBLE_PLAYBOOK = ROOT / ".venv-ansible" / "bin" / "ansible-playbook"
 WHEELHOUSE = ROOT / "build" / "wheelhouse"
 STAGE = "test"
 SECRET_PARAMETER = f"/order-pipeline/{STAGE}/web/secret-key"
+LINK_KEY_PARAMETER = f"/order-pipeline/{STAGE}/order-links/key"
 LOG_GROUP = f"/order-pipeline/{STAGE}/web"
 
 
@@ -220,6 +221,9 @@ def _provision(environment: dict[str, str], scratch: Path) -> str:
         provisioned = provision(session, f"sqlite:///{scratch / 'billing.db'}")
         session.client("ssm").put_parameter(
             Name=SECRET_PARAMETER, Value="converge-test-secret", Type="SecureString"
+        )
+        session.client("ssm").put_parameter(
+            Name=LINK_KEY_PARAMETER, Value="converge-test-link-key", Type="SecureString"
         )
         session.client("logs").create_log_group(logGroupName=LOG_GROUP)
         session.resource("dynamodb").Table("inventory").put_item(

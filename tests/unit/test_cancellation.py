@@ -169,6 +169,23 @@ def test_past_the_window_is_not_cancellable_but_a_repeat_still_answers(
     assert shop.status("ord-2") == ("RESERVED" if recorded else "RECEIVED")
 
 
+def test_a_queued_cancel_is_judged_at_the_time_it_was_asked_for(shop: FakePipeline) -> None:
+    """The storefront's CancelRequested waits in a queue: asked for within the window, it
+    cancels even if handled after the window closed; asked for after it, it changes nothing."""
+    placed_at = shop.at
+    for event in (placed_mugs(shop, "ord-1"), placed_mugs(shop, "ord-2")):
+        shop.fulfil(event)
+    shop.at = placed_at + timedelta(hours=25)  # handled an hour after the window closed
+
+    record = shop.cancel("ord-1", requested_at=placed_at + timedelta(hours=23, minutes=59))
+    assert record is not None
+    assert record.history[-1].at == shop.at.isoformat()  # recorded when it happened
+    with pytest.raises(NotCancellable, match="within 24 hours"):
+        shop.cancel("ord-2", requested_at=placed_at + timedelta(hours=24, seconds=1))
+    assert shop.status("ord-2") == "RESERVED"
+    assert shop.inventory.level("MUG-BLUE") == 8
+
+
 # The races -----------------------------------------------------------------------------------
 
 

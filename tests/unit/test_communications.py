@@ -118,7 +118,7 @@ def test_a_rejected_order_gets_a_notice_and_stays_rejected(pipeline: Pipeline) -
     assert pipeline.tell(rejected) == "sent"
 
     [sent] = pipeline.mailer.sent
-    assert "MUG-BLUE: you asked for 2, we have 1 left." in sent.email.text
+    assert "MUG-BLUE: you asked for 2, only 1 left." in sent.email.text
     assert pipeline.store.records["ord-1"].status == "REJECTED"
     assert pipeline.publisher.published == []
     assert record.rejection == [

@@ -1,11 +1,13 @@
 """One decoding function for both shapes that reach the order-intake topic."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from chalicelib.failures import InvalidMessage
 from chalicelib.intake import decode_intake_message, document_key
+from order_contracts import CancelRequested
 from tests.factories import order, placed, s3_notification
 
 BUCKET = "order-pipeline-orders-123456789012-us-east-1"
@@ -81,3 +83,17 @@ def test_a_document_under_another_orders_key_is_refused() -> None:
     documents = Documents({(BUCKET, "orders/ord-1.json"): placed(order("ord-2")).to_json()})
     with pytest.raises(InvalidMessage, match="holds order ord-2"):
         decode_intake_message(s3_notification(BUCKET, document_key("ord-1")), documents.fetch)
+
+
+def test_the_storefronts_cancel_request_decodes_without_s3() -> None:
+    request = CancelRequested(
+        order_id="web-1", requested_at=datetime(2026, 11, 21, tzinfo=UTC), correlation_id="c"
+    )
+    documents = Documents({})
+    assert decode_intake_message(request.to_json(), documents.fetch) == request
+    assert documents.fetched == []
+
+
+def test_a_malformed_cancel_request_is_an_invalid_message() -> None:
+    with pytest.raises(InvalidMessage, match="CancelRequested is invalid"):
+        decode_intake_message('{"event_type": "CancelRequested"}', Documents({}).fetch)

@@ -25,3 +25,17 @@ def test_the_limit_is_a_setting(value: str | None, expected: int) -> None:
 def test_a_bad_limit_fails_at_start_naming_the_variable(value: str) -> None:
     with pytest.raises(SettingsError, match="GUEST_EMAILS_PER_HOUR"):
         Settings.from_env({**REQUIRED, "GUEST_EMAILS_PER_HOUR": value})
+
+
+def test_links_in_emails_need_the_signing_key_parameter() -> None:
+    assert Settings.from_env(REQUIRED).storefront_url == ""  # no storefront: no links
+    with pytest.raises(SettingsError, match="ORDER_LINK_KEY_PARAMETER"):
+        Settings.from_env({**REQUIRED, "STOREFRONT_URL": "https://shop.example.com"})
+    settings = Settings.from_env(
+        {
+            **REQUIRED,
+            "STOREFRONT_URL": "https://shop.example.com/",
+            "ORDER_LINK_KEY_PARAMETER": "/order-pipeline/production/order-links/key",
+        }
+    )
+    assert settings.storefront_url == "https://shop.example.com"

@@ -1,5 +1,6 @@
 """The catalog in the inventory table (DynamoDB): sku, name, price N, currency S, stock N."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +49,28 @@ class DynamoCatalog:
             if "LastEvaluatedKey" not in page:
                 return sorted(products, key=lambda product: product.sku)
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def names(self, skus: Iterable[str]) -> dict[str, str]:
+        """The name of each SKU the catalog has, for the emails (one BatchGetItem per 100)."""
+        wanted = list(dict.fromkeys(skus))
+        names: dict[str, str] = {}
+        for start in range(0, len(wanted), 100):  # BatchGetItem's limit per request
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [_values({"sku": sku}) for sku in wanted[start : start + 100]],
+                    "ProjectionExpression": "sku, #name",
+                    "ExpressionAttributeNames": {"#name": "name"},
+                }
+            }
+            while request:
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found = _python(item)
+                    if "name" in found:
+                        names[found["sku"]] = str(found["name"])
+                # Keys DynamoDB did not get to (throttled, or over its size limit): again.
+                request = response.get("UnprocessedKeys") or {}
+        return names
 
     def save(self, sku: str, change: ProductChange, caller: str, at: datetime) -> SavedProduct:
         response = self._dynamodb.update_item(

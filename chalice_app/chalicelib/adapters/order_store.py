@@ -16,7 +16,7 @@ from chalicelib.orders import (
     ReservationRefused,
     Transition,
 )
-from order_contracts import Order, OrderCancelled, OrderPlaced, OrderRejected
+from order_contracts import Billing, Order, OrderCancelled, OrderPlaced, OrderRejected
 from order_contracts.events import (
     CurrencyMismatch,
     PriceChanged,
@@ -123,6 +123,12 @@ class DynamoOrderStore:
 
     def advance(self, move: Transition) -> OrderRecord | None:
         step = self._step(move)
+        if move.billing is not None:
+            # In its JSON form, as the rejection reasons: an amount keeps its exact digits.
+            step["UpdateExpression"] += ", billing = :billing"
+            step["ExpressionAttributeValues"].update(
+                _to_item({":billing": move.billing.model_dump(mode="json")})
+            )
         try:
             response = self._dynamodb.update_item(**step)
         except ClientError as error:
@@ -298,6 +304,7 @@ def _record(item: dict[str, Any]) -> OrderRecord:
             ]
         ),
         pending_event=item.get("pending_event"),
+        billing=Billing.model_validate(item["billing"]) if "billing" in item else None,
     )
 
 
