@@ -24,6 +24,9 @@ from order_contracts import (
 from order_contracts.events import RejectionReason
 
 OrderStatus = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED", "CANCELLED"]
+# Nothing moves an order out of these. A recorded order in any other status is in flight: the
+# stuck-order watchdog (watchdog.py) finds those that stay so too long.
+FINAL_STATUSES: frozenset[OrderStatus] = frozenset({"REJECTED", "CONFIRMED", "CANCELLED"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class OrderRecord:
     rejection: list[RejectionReason] = field(default_factory=list)
     # The outcome event, kept until SNS accepted it: the record is its own outbox.
     pending_event: str | None = None
+    # The door's correlation id, on every log line about the order (make trace follows it).
+    correlation_id: str = ""
 
     @property
     def placed_at(self) -> datetime:
@@ -79,6 +84,7 @@ def new_record(
         order=placed.order,
         rejection=list(outcome.reasons) if isinstance(outcome, OrderRejected) else [],
         pending_event=outcome.to_json(),
+        correlation_id=placed.correlation_id,
     )
 
 

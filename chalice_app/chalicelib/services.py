@@ -16,6 +16,7 @@ from chalicelib.adapters import CLIENT_CONFIG
 from chalicelib.adapters.catalog import DynamoCatalog
 from chalicelib.adapters.dead_letters import SqsDeadLetters
 from chalicelib.adapters.documents import S3OrderDocuments
+from chalicelib.adapters.in_flight import DynamoInFlightOrders
 from chalicelib.adapters.mailer import SesMailer
 from chalicelib.adapters.order_store import DynamoOrderStore
 from chalicelib.adapters.publisher import SnsEventPublisher
@@ -73,6 +74,7 @@ class Services:
     mailer: SesMailer
     catalog: DynamoCatalog
     guest_emails: GuestEmailLimit
+    in_flight: DynamoInFlightOrders
     fetch_rates_feed: Callable[[], bytes] = fetch_feed
     clients: tuple[LazyClient, ...] = ()
 
@@ -135,5 +137,6 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
         ),
         catalog=DynamoCatalog(dynamodb, settings.inventory_table),
         guest_emails=GuestEmailLimit(ledger, per_hour=settings.guest_emails_per_hour),
+        in_flight=DynamoInFlightOrders(dynamodb, settings.orders_table),
         clients=tuple(clients),
     )

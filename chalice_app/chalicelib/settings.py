@@ -43,10 +43,17 @@ class Settings:
     # An order can be cancelled for this long after it was placed (a repeat of a cancel is
     # answered whenever it comes); past it, the cancel is refused with not_cancellable.
     cancellation_window_hours: int = 24
+    # An order not final this long after it was placed is stuck: the watchdog logs it and
+    # counts it (StuckOrders). Past the queues' five attempts 180 s apart (15 min), with room.
+    stuck_after_minutes: int = 30
 
     @property
     def cancellation_window(self) -> timedelta:
         return timedelta(hours=self.cancellation_window_hours)
+
+    @property
+    def stuck_after(self) -> timedelta:
+        return timedelta(minutes=self.stuck_after_minutes)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -73,6 +80,7 @@ class Settings:
             cancellation_window_hours=_count(
                 environ, "CANCELLATION_WINDOW_HOURS", cls.cancellation_window_hours, 1
             ),
+            stuck_after_minutes=_count(environ, "STUCK_AFTER_MINUTES", cls.stuck_after_minutes, 1),
         )
 
 
