@@ -36,9 +36,16 @@ def run(
     """
     # Never raise for an all-failed batch: the response already says which records failed.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    # Which step wrote a line, on the line itself: one timeline follows an order through
+    # every function (ops/trace.py), locally too, where they all share one log.
+    function_name = str(getattr(context, "function_name", "") or "")
 
     def handle(record: SQSRecord) -> None:
-        with log_context(message_id=record.message_id, correlation_id=_correlation_id(record)):
+        with log_context(
+            message_id=record.message_id,
+            correlation_id=_correlation_id(record),
+            function_name=function_name,
+        ):
             _attempt(record, work, dead_letters, max_receive_count)
 
     return process_partial_response(

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 METRIC_NAMESPACE = "OrderPipeline"
 STUCK_ORDERS_METRIC = "StuckOrders"
+# app.py's scheduled function, named on its lines as the queue consumers name theirs.
+FUNCTION_NAME = "watch_stuck_orders"
 # Each stuck order costs one read and one log line; an outage can strand thousands, and the
 # count (the metric) says so without reading every one.
 MOST_REPORTED = 100
@@ -98,7 +100,11 @@ def watch(services: "Services", now: Callable[[], datetime] = utc_now) -> list[S
     )
     for order in stuck:
         # The order's own ids on the line, so `make trace` shows it in the order's timeline.
-        with log_context(order_id=order.order_id, correlation_id=order.correlation_id):
+        with log_context(
+            order_id=order.order_id,
+            correlation_id=order.correlation_id,
+            function_name=FUNCTION_NAME,
+        ):
             logger.warning(
                 "order stuck",
                 extra={

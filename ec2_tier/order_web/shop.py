@@ -118,11 +118,13 @@ def place_order() -> Response | tuple[str, int]:
 
     placed = order_placed(order, source="web", correlation_id=g.correlation_id, now=utc_now())
     try:
-        services().publisher.publish(placed)
+        message_id = services().publisher.publish(placed)
     except IntakeUnavailable:
         current_app.logger.exception("order-intake unreachable")
         flash("We could not take your order just now. Nothing was charged; please try again.")
         return _storefront(catalog, form, 503)
+    # The web hop of the order's timeline (make trace), with its ids from the request.
+    current_app.logger.info("order placed", extra={"message_id": message_id})
     remembered[key] = order.fingerprint()
     session["orders"] = [[key, fingerprint] for key, fingerprint in remembered.items()][
         -_REMEMBERED:

@@ -17,6 +17,8 @@ from chalicelib.adapters.in_flight import IN_FLIGHT_INDEX, SHARDS
 from chalicelib.communications import Contact
 from chalicelib.observability import utc_now
 from chalicelib.services import get_services
+from chalicelib.watchdog import StuckOrder, find_stuck
+from local_stack.dashboard import LocalState, create_dashboard
 from local_stack.resources import Provisioned
 from order_contracts import order_placed
 from tests.conftest import BOTO3_SESSION, EventTap, Inventory, invoke, order_item
@@ -143,3 +145,25 @@ def in_flight() -> list[str]:
             ExpressionAttributeValues={":shard": {"S": str(shard)}},
         )["Items"]
     )
+
+
+def test_the_local_dashboard_lists_the_stuck_orders(
+    client: Client, aws: Provisioned, inventory: Inventory, published: EventTap, ada: None
+) -> None:
+    place(client, "finished", minutes_ago=45)
+    deliver(client, published, "OrderReserved", "finished")
+    deliver(client, published, "OrderBilled", "finished")
+    place(client, "held", minutes_ago=40)
+    services = get_services()
+
+    def stuck() -> list[StuckOrder]:
+        return find_stuck(services.in_flight, services.store, utc_now(), timedelta(minutes=30))[0]
+
+    page = create_dashboard(LocalState(aws, services.ledger, stuck)).test_client()
+
+    [row] = page.get("/state.json").get_json()["stuck_orders"]
+    assert (row["order_id"], row["status"], row["minutes"]) == ("held", "RESERVED", 40)
+    html = page.get("/").get_data(as_text=True)
+    table = html[html.index('id="stuck-orders"') :]
+    assert "held" in table
+    assert "finished" not in table
