@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib import tracing
 from chalicelib.adapters.dead_letters import SqsDeadLetters
 from chalicelib.failures import PermanentFailure
 from chalicelib.observability import log_context, logger
@@ -41,10 +42,14 @@ def run(
     function_name = str(getattr(context, "function_name", "") or "")
 
     def handle(record: SQSRecord) -> None:
-        with log_context(
-            message_id=record.message_id,
-            correlation_id=_correlation_id(record),
-            function_name=function_name,
+        # The subsegment first: the log context annotates it with the record's ids.
+        with (
+            tracing.record_subsegment("record"),
+            log_context(
+                message_id=record.message_id,
+                correlation_id=_correlation_id(record),
+                function_name=function_name,
+            ),
         ):
             _attempt(record, work, dead_letters, max_receive_count)
 

@@ -17,6 +17,7 @@ from flask import (
     g,
     redirect,
     render_template,
+    request,
     session,
     url_for,
 )
@@ -41,7 +42,7 @@ from order_web.orders import (
     web_order,
     web_order_id,
 )
-from order_web.publisher import IntakeUnavailable
+from order_web.publisher import TRACE_HEADER, IntakeUnavailable, trace_header
 
 bp = Blueprint("shop", __name__)
 # How many recent submissions a session remembers, to answer a double submit and to show
@@ -118,7 +119,9 @@ def place_order() -> Response | tuple[str, int]:
 
     placed = order_placed(order, source="web", correlation_id=g.correlation_id, now=utc_now())
     try:
-        message_id = services().publisher.publish(placed)
+        message_id = services().publisher.publish(
+            placed, trace_header(request.headers.get(TRACE_HEADER))
+        )
     except IntakeUnavailable:
         current_app.logger.exception("order-intake unreachable")
         flash("We could not take your order just now. Nothing was charged; please try again.")

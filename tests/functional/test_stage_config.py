@@ -50,6 +50,7 @@ NOT_IN_MOTO = {
         "AWS::SES::ConfigurationSet",
         "AWS::SES::ConfigurationSetEventDestination",
         "AWS::SES::EmailIdentity",
+        "AWS::XRay::ResourcePolicy",
     },
     "data": {
         "AWS::S3::BucketPolicy",
