@@ -40,7 +40,7 @@ FUNCTIONS_LOG = "functions.log"
 WEB_LOG = "web.log"
 # The watchdog's schedule and threshold locally: AWS runs it every 5 minutes for orders not
 # final after 30; here an order held back shows within a couple of minutes.
-WATCHDOG_INTERVAL_SECONDS = 30
+WATCHDOG_INTERVAL_SECONDS = 60
 LOCAL_STUCK_AFTER_MINUTES = 2
 log = logging.getLogger(__name__)
 
