@@ -195,14 +195,18 @@ def _functions_log(path: Path, verbose: bool) -> Iterator[None]:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logger.registered_formatter)
     logging.getLogger(logger.name).addHandler(handler)  # Powertools' Logger wraps this one
+    terminal = logger.registered_handler
+    levels = (logger.log_level, terminal.level)
     logger.setLevel(logging.INFO)
     if not verbose:
-        logger.registered_handler.setLevel(logging.WARNING)
+        terminal.setLevel(logging.WARNING)
     try:
         yield
     finally:
         logging.getLogger(logger.name).removeHandler(handler)
         handler.close()
+        logger.setLevel(levels[0])
+        terminal.setLevel(levels[1])
 
 
 def _scheduled(module: Any, name: str) -> Callable[[], None]:
