@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/chalice_app:$(CURDIR)/ec2_tier
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help run redrive test check lint typecheck templates playbooks-lint unit functional system \
+.PHONY: help run redrive trace test check lint typecheck templates playbooks-lint unit functional system \
 	system-packages bench bench-tools wheel wheelhouse package ansible-venv lock clean
 
 help: ## Show the targets
@@ -77,6 +77,18 @@ redrive: $(STAMP) ## Dead letters back to their queue on AWS: QUEUE=order-fulfil
 	  echo "       make redrive QUEUE=order-fulfillment AWS_PORT=4566   on a local stack on that port"; \
 	  exit 2; }
 	@$(REDRIVE_ENV) $(BIN)/python -m ops.redrive $(REDRIVE_LOCAL) $(QUEUE)
+
+# LOCAL=1 (or STATE_DIR=the stack's --state-dir): make run's logs; otherwise Logs Insights on
+# AWS with your AWS environment, as redrive (STAGE=prod, WEB_LOG_GROUP=... to choose).
+TRACE_LOCAL := $(if $(LOCAL)$(STATE_DIR),--local $(if $(STATE_DIR),--state-dir $(STATE_DIR)))
+TRACE_AWS := $(if $(STAGE),--stage $(STAGE)) $(if $(WEB_LOG_GROUP),--web-log-group $(WEB_LOG_GROUP))
+trace: $(STAMP) ## An order's timeline from every log line: ORDER=id [LOCAL=1 | STATE_DIR=dir] (AWS: STAGE=prod)
+	@test -n "$(ORDER)" || { \
+	  echo "usage: make trace ORDER=web-0123abcd LOCAL=1        make run's logs (the newest local stack)"; \
+	  echo "       make trace ORDER=web-0123abcd STATE_DIR=dir  a local stack started with --state-dir dir"; \
+	  echo "       make trace ORDER=web-0123abcd [STAGE=prod]   CloudWatch Logs Insights, with your AWS environment"; \
+	  exit 2; }
+	@$(if $(TRACE_LOCAL),,$(REDRIVE_ENV)) $(BIN)/python -m ops.trace $(TRACE_LOCAL) $(if $(TRACE_LOCAL),,$(TRACE_AWS)) $(ORDER)
 
 test: check templates playbooks-lint system-packages system ## Every check CI runs: make check, templates, playbooks, then the system tests
 

@@ -7,6 +7,7 @@ from chalice.app import (
     CloudWatchEvent,
     Cron,
     IAMAuthorizer,
+    Rate,
     Response,
     SNSEvent,
     SQSEvent,
@@ -144,3 +145,12 @@ def refresh_exchange_rates(event: CloudWatchEvent) -> None:
     from chalicelib import consumers
 
     consumers.refresh_exchange_rates(_services())
+
+
+# Orders not final STUCK_AFTER_MINUTES after placement: logged with what each waits for, and
+# counted (the StuckOrders metric). Every five minutes: a stuck order is known within that.
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def watch_stuck_orders(event: CloudWatchEvent) -> None:
+    from chalicelib import watchdog
+
+    watchdog.watch(_services())

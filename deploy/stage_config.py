@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import boto3
 
+from chalicelib.adapters.in_flight import IN_FLIGHT_INDEX
 from deploy.stacks import stack
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app" / ".chalice"
@@ -27,6 +28,7 @@ EVENT_FUNCTIONS = (
     "customer_communications",
     "record_ses_feedback",
     "refresh_exchange_rates",
+    "watch_stuck_orders",
 )
 # The stage the local stack and the tests package: its settings come from the local stack.
 LOCAL_STAGE = "dev"
@@ -163,6 +165,13 @@ def policy(outputs: StackOutputs, stage: str, web_stage: str = "production") -> 
             ],
         },
         {
+            # The stuck-order watchdog queries the orders table's sparse index, never the table.
+            "Sid": "FindOrdersInFlight",
+            "Effect": "Allow",
+            "Action": "dynamodb:Query",
+            "Resource": f"{_output(outputs, 'data', 'OrdersTableArn')}/index/{IN_FLIGHT_INDEX}",
+        },
+        {
             # GET /catalog lists the inventory table; the catalog writes are UpdateItem above.
             "Sid": "ListTheCatalog",
             "Effect": "Allow",
@@ -237,6 +246,16 @@ def policy(outputs: StackOutputs, stage: str, web_stage: str = "production") -> 
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": key_arn,
+        },
+        {
+            # Active tracing: the X-Ray daemon in each execution environment sends the
+            # function's segments (and the SDK's subsegments) with the function's role. X-Ray
+            # has no resource-level permissions, so "*" is the only resource; the sampling
+            # actions of AWSXRayDaemonWriteAccess are left out (Lambda samples, not the SDK).
+            "Sid": "WriteTraces",
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": "*",
         },
     ]
     return {"Version": "2012-10-17", "Statement": statements}

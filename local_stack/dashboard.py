@@ -5,7 +5,9 @@ Read-only, on 127.0.0.1, for the person running `make run`; the emails come from
 AWS's SES outbox, which lives in this process. `/state.json` has the same as JSON.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -42,12 +44,18 @@ class LocalState:
     """Reads the pipeline's state through boto3 and the ledger, as an operator would."""
 
     def __init__(
-        self, provisioned: Provisioned, ledger: Any, metrics: MetricTotals | None = None
+        self,
+        provisioned: Provisioned,
+        ledger: Any,
+        metrics: MetricTotals | None = None,
+        find_stuck: Callable[[], list[Any]] = list,
     ) -> None:
         self._provisioned = provisioned
         self._ledger = ledger
         # The business metrics, summed from the handlers' and the web tier's EMF lines.
         self.metrics = metrics or MetricTotals()
+        # The watchdog's query (chalicelib.watchdog.find_stuck), as its scheduled run makes it.
+        self._find_stuck = find_stuck
         self._dynamodb = boto3.resource("dynamodb")
         self._sqs: Any = boto3.client("sqs")
 
@@ -110,6 +118,19 @@ class LocalState:
             if not name.endswith("-dlq")
         ]
 
+    def stuck_orders(self) -> list[dict[str, Any]]:
+        """Orders the watchdog would report now: not final long after placement."""
+        now = datetime.now(UTC)
+        return [
+            {
+                "order_id": stuck.order_id,
+                "status": stuck.status,
+                "minutes": stuck.minutes_since_placement(now),
+                "waiting_for": stuck.waiting_for,
+            }
+            for stuck in self._find_stuck()
+        ]
+
     def emails(self) -> list[Any]:
         from moto.ses.models import ses_backends
 
@@ -134,6 +155,7 @@ def create_dashboard(state: LocalState) -> Flask:
             "counters": state.counters(),
             "queues": [asdict(queue) for queue in state.queues()],
             "metrics": [asdict(row) for row in state.metrics.rows()],
+            "stuck_orders": state.stuck_orders(),
             "emails": [
                 asdict(SentEmail(index, ", ".join(e.destinations["ToAddresses"]), e.subject))
                 for index, e in reversed(list(enumerate(emails)))

@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.in_flight import IN_FLIGHT_INDEX, PLACED_AT_ATTRIBUTE, SHARD_ATTRIBUTE
 from chalicelib.intake import ORDER_DOCUMENT_PREFIX
 
 SES_SENDER = "orders@shop.example.com"
@@ -40,9 +41,19 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class Index:
+    """A global secondary index with string keys, projecting the keys only."""
+
+    name: str
+    hash_key: str
+    range_key: str
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     hash_key: str
+    indexes: tuple[Index, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,7 +106,16 @@ RESOURCES = Resources(
             filter_policy={"event_type": ["OrderBilled", "OrderCancelled", "OrderRejected"]},
         ),
     ),
-    tables=(Table("orders", "order_id"), Table("inventory", "sku"), Table("counters", "name")),
+    tables=(
+        # Sparse: only orders in flight carry the shard, so only they are in the index.
+        Table(
+            "orders",
+            "order_id",
+            indexes=(Index(IN_FLIGHT_INDEX, SHARD_ATTRIBUTE, PLACED_AT_ATTRIBUTE),),
+        ),
+        Table("inventory", "sku"),
+        Table("counters", "name"),
+    ),
     bucket=Bucket(
         name_prefix="order-pipeline-orders",
         notify_topic="order-intake",
@@ -165,12 +185,7 @@ def provision(
         )
 
     for table in resources.tables:
-        dynamodb.create_table(
-            TableName=table.name,
-            KeySchema=[{"AttributeName": table.hash_key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": table.hash_key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb.create_table(**_table_definition(table))
 
     bucket = f"{resources.bucket.name_prefix}-{account}-{region}"
     if region == "us-east-1":
@@ -250,6 +265,29 @@ def _order_link_key(session: Any) -> str:
         Name=ORDER_LINK_KEY_PARAMETER, Type="SecureString", Value=secrets.token_urlsafe(48)
     )
     return ORDER_LINK_KEY_PARAMETER
+
+
+def _table_definition(table: Table) -> dict[str, Any]:
+    keys = {table.hash_key} | {k for i in table.indexes for k in (i.hash_key, i.range_key)}
+    definition: dict[str, Any] = {
+        "TableName": table.name,
+        "KeySchema": [{"AttributeName": table.hash_key, "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": k, "AttributeType": "S"} for k in sorted(keys)],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if table.indexes:
+        definition["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.hash_key, "KeyType": "HASH"},
+                    {"AttributeName": index.range_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+            for index in table.indexes
+        ]
+    return definition
 
 
 def prepare_billing_database(url: str) -> None:

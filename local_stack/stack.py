@@ -37,6 +37,14 @@ from local_stack.sns_subscriptions import LAMBDA_RETRY_DELAYS, SnsFunction, sns_
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
 LOCAL = "127.0.0.1"
+# In the state directory: every JSON line of the handlers, and the web tier's output
+# (`make trace` reads both).
+FUNCTIONS_LOG = "functions.log"
+WEB_LOG = "web.log"
+# The watchdog's schedule and threshold locally: AWS runs it every 5 minutes for orders not
+# final after 30; here an order held back shows within a couple of minutes.
+WATCHDOG_INTERVAL_SECONDS = 60
+LOCAL_STUCK_AFTER_MINUTES = 2
 log = logging.getLogger(__name__)
 
 
@@ -105,7 +113,13 @@ def local_stack(
         # Bound now, so the emails can link to the storefront's address (port 0: a free one).
         web_listener = running.enter_context(_web_listener(ports.web))
         storefront_url = f"http://{LOCAL}:{web_listener.getsockname()[1]}"
-        settings = Settings.from_env({**provisioned.environment, "STOREFRONT_URL": storefront_url})
+        settings = Settings.from_env(
+            {
+                **provisioned.environment,
+                "STOREFRONT_URL": storefront_url,
+                "STUCK_AFTER_MINUTES": str(LOCAL_STUCK_AFTER_MINUTES),
+            }
+        )
         services = build_services(settings)
         set_services(services)
         business_metrics = _business_metrics(running, state_dir)
@@ -116,7 +130,8 @@ def local_stack(
         # own); this process lives long, so build them now, not in the first burst of orders.
         services.warm_up()
 
-        app, module = _load_chalice_app(verbose)
+        app, module = _load_chalice_app()
+        running.enter_context(_functions_log(state_dir / FUNCTIONS_LOG, verbose))
         step("Issuing the order API's callers in the local IAM (users, policies, access keys)")
         region = os.environ["AWS_DEFAULT_REGION"]
         account = boto3.client("sts").get_caller_identity()["Account"]
@@ -130,12 +145,24 @@ def local_stack(
         running.enter_context(_sns_triggers(app, module, provisioned, retry_delay))
         running.enter_context(simulating(_mailbox_simulator(account, region)))
 
+        running.enter_context(
+            _every(WATCHDOG_INTERVAL_SECONDS, _scheduled(module, "watch_stuck_orders"))
+        )
+
         step("Starting the web tier under gunicorn")
         storefront = running.enter_context(_gunicorn(web_listener, provisioned, state_dir, verbose))
 
+        from chalicelib.observability import utc_now
+        from chalicelib.watchdog import find_stuck
         from local_stack.dashboard import LocalState, create_dashboard
 
-        state = LocalState(provisioned, services.ledger, business_metrics)
+        def stuck_orders() -> list[Any]:
+            stuck, _ = find_stuck(
+                services.in_flight, services.store, utc_now(), services.settings.stuck_after
+            )
+            return stuck
+
+        state = LocalState(provisioned, services.ledger, business_metrics, stuck_orders)
         dashboard = running.enter_context(
             _serve(create_dashboard(state), ports.dashboard, "the dashboard")
         )
@@ -169,18 +196,68 @@ def _listening(aws: LocalAws, name: str) -> Iterator[LocalAws]:
         aws.stop()
 
 
-def _load_chalice_app(verbose: bool) -> tuple[Any, Any]:
+def _load_chalice_app() -> tuple[Any, Any]:
     from chalice.cli.factory import CLIFactory
 
     factory = CLIFactory(project_dir=str(CHALICE_DIR), environ=os.environ)
     app = factory.load_chalice_app()
     import app as module  # the module whose handlers Lambda would call
 
-    if not verbose:
-        from chalicelib.observability import logger
-
-        logger.setLevel(logging.WARNING)
     return app, module
+
+
+@contextmanager
+def _functions_log(path: Path, verbose: bool) -> Iterator[None]:
+    """Every line the handlers log goes to path too, as CloudWatch Logs would keep it.
+
+    The terminal shows warnings and errors only, unless verbose.
+    """
+    from chalicelib.observability import logger
+
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.name).addHandler(handler)  # Powertools' Logger wraps this one
+    terminal = logger.registered_handler
+    levels = (logger.log_level, terminal.level)
+    logger.setLevel(logging.INFO)
+    if not verbose:
+        terminal.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.getLogger(logger.name).removeHandler(handler)
+        handler.close()
+        logger.setLevel(levels[0])
+        terminal.setLevel(levels[1])
+
+
+def _scheduled(module: Any, name: str) -> Callable[[], None]:
+    """Invoke a scheduled function of app.py as EventBridge would, with a Lambda context."""
+    from chalice.local import LambdaContext
+
+    event = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+    return lambda: getattr(module, name)(event, LambdaContext(name, 512))
+
+
+@contextmanager
+def _every(seconds: float, run: Callable[[], None]) -> Iterator[None]:
+    """Call run every so many seconds on a thread of its own, until the block ends."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(seconds):
+            try:
+                run()
+            except Exception:  # as a failed scheduled invocation: logged, tried again later
+                log.exception("a scheduled function failed")
+
+    thread = threading.Thread(target=loop, name="schedule", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def _event_sources(app: Any, module: Any, provisioned: Provisioned) -> list[SqsEventSource]:
@@ -302,14 +379,14 @@ def _gunicorn_on(
         "ORDER_WEB_BIND": f"fd://{listener.fileno()}",
         "GUNICORN_CONTROL_SOCKET": str(state_dir / "gunicorn.ctl"),
     }
-    log_file = (state_dir / "web.log").open("w")
+    log_file = (state_dir / WEB_LOG).open("w")
     command = [sys.executable, "-m", "gunicorn", "-c", "python:order_web.gunicorn_conf"]
     web = subprocess.Popen(
         [*command, "order_web.wsgi:app"],
         cwd=state_dir,
         env=environment,
         pass_fds=(listener.fileno(),),
-        stdout=None if verbose else log_file,
+        stdout=subprocess.PIPE if verbose else log_file,
         stderr=subprocess.STDOUT,
         # gunicorn must not outlive this process, however it ends: a SIGKILL, a crash, or a
         # closed terminal's SIGHUP, which gunicorn's master takes as "reload" and survives.
@@ -317,8 +394,10 @@ def _gunicorn_on(
         preexec_fn=parent_death_signal(signal.SIGTERM),
     )
     listener.close()  # gunicorn holds it now
+    if web.stdout is not None:  # verbose: to the terminal as well as to the log
+        threading.Thread(target=_tee, args=(web.stdout, log_file), daemon=True).start()
     try:
-        _wait_until_healthy(f"{url}/healthz", web, state_dir / "web.log")
+        _wait_until_healthy(f"{url}/healthz", web, state_dir / WEB_LOG)
         yield url
     finally:
         web.terminate()
@@ -328,6 +407,19 @@ def _gunicorn_on(
             web.kill()
             web.wait()
         log_file.close()
+
+
+def _tee(source: Any, log_file: Any) -> None:
+    """Copy gunicorn's output to the terminal and to its log, until it exits."""
+    for raw in iter(source.readline, b""):
+        line = raw.decode(errors="replace")
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        try:
+            log_file.write(line)
+            log_file.flush()
+        except ValueError:  # the log was closed: gunicorn has stopped
+            return
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

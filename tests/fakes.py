@@ -20,6 +20,7 @@ from chalicelib.communications import Contact, EmailStatus, Outcome
 from chalicelib.emails import Email
 from chalicelib.fx import EuroRate
 from chalicelib.orders import (
+    FINAL_STATUSES,
     OrderAlreadyRecorded,
     OrderRecord,
     ReservationRefused,
@@ -385,3 +386,22 @@ def _product(item: StockItem) -> Product | None:
         currency=item.currency,
         available=max(item.stock, 0),
     )
+
+
+class InMemoryInFlightOrders:
+    """InFlightOrders as DynamoInFlightOrders: the records not final, by placement time.
+
+    stale holds ids the index still lists after their record became final (the index lags).
+    """
+
+    def __init__(self, store: InMemoryOrderStore) -> None:
+        self._store = store
+        self.stale: list[str] = []
+
+    def placed_before(self, cutoff: datetime) -> list[str]:
+        in_flight = [
+            record
+            for record in self._store.records.values()
+            if record.status not in FINAL_STATUSES and record.placed_at < cutoff
+        ]
+        return [r.order_id for r in sorted(in_flight, key=lambda r: r.placed_at)] + self.stale

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
+from chalicelib import tracing
+
 logger = Logger(service="order-pipeline")
 
 
@@ -17,6 +19,8 @@ def log_context(**keys: str) -> Iterator[None]:
     """
     previous = logger.thread_safe_get_current_keys()
     logger.thread_safe_append_keys(**keys)
+    # The same ids on the record's trace, where a consumer traces it (chalicelib.tracing).
+    tracing.annotate(keys)
     try:
         yield
     finally:

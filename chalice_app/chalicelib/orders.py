@@ -26,6 +26,9 @@ from order_contracts import (
 from order_contracts.events import RejectionReason
 
 OrderStatus = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED", "CANCELLED"]
+# Nothing moves an order out of these. A recorded order in any other status is in flight: the
+# stuck-order watchdog (watchdog.py) finds those that stay so too long.
+FINAL_STATUSES: frozenset[OrderStatus] = frozenset({"REJECTED", "CONFIRMED", "CANCELLED"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class OrderRecord:
     pending_event: str | None = None
     # What billing charged in USD, set by the move to BILLED: the status pages show it.
     billing: Billing | None = None
+    # The door's correlation id, on every log line about the order (make trace follows it).
+    correlation_id: str = ""
 
     @property
     def placed_at(self) -> datetime:
@@ -83,6 +88,7 @@ def new_record(
         order=placed.order,
         rejection=list(outcome.reasons) if isinstance(outcome, OrderRejected) else [],
         pending_event=outcome.to_json(),
+        correlation_id=placed.correlation_id,
     )
 
 

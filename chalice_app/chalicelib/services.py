@@ -16,6 +16,7 @@ from chalicelib.adapters import CLIENT_CONFIG
 from chalicelib.adapters.catalog import DynamoCatalog
 from chalicelib.adapters.dead_letters import SqsDeadLetters
 from chalicelib.adapters.documents import S3OrderDocuments
+from chalicelib.adapters.in_flight import DynamoInFlightOrders
 from chalicelib.adapters.mailer import SesMailer
 from chalicelib.adapters.order_store import DynamoOrderStore
 from chalicelib.adapters.parameters import secure_string
@@ -76,6 +77,7 @@ class Services:
     catalog: DynamoCatalog
     guest_emails: GuestEmailLimit
     email_details: EmailDetails
+    in_flight: DynamoInFlightOrders
     fetch_rates_feed: Callable[[], bytes] = fetch_feed
     clients: tuple[LazyClient, ...] = ()
 
@@ -150,5 +152,6 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
             storefront_url=settings.storefront_url,
             link_key=link_key,
         ),
+        in_flight=DynamoInFlightOrders(dynamodb, settings.orders_table),
         clients=tuple(clients),
     )

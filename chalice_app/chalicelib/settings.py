@@ -49,10 +49,17 @@ class Settings:
     # The SSM SecureString holding the key the emails' links are signed with; the web tier
     # checks them with the same key (its ORDER_LINK_KEY). Required with storefront_url.
     order_link_key_parameter: str = ""
+    # An order not final this long after it was placed is stuck: the watchdog logs it and
+    # counts it (StuckOrders). Past the queues' five attempts 180 s apart (15 min), with room.
+    stuck_after_minutes: int = 30
 
     @property
     def cancellation_window(self) -> timedelta:
         return timedelta(hours=self.cancellation_window_hours)
+
+    @property
+    def stuck_after(self) -> timedelta:
+        return timedelta(minutes=self.stuck_after_minutes)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -81,6 +88,7 @@ class Settings:
             ),
             storefront_url=environ.get("STOREFRONT_URL", "").rstrip("/"),
             order_link_key_parameter=_link_key_parameter(environ),
+            stuck_after_minutes=_count(environ, "STUCK_AFTER_MINUTES", cls.stuck_after_minutes, 1),
         )
 
 

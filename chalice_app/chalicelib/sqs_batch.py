@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import metrics
+from chalicelib import metrics, tracing
 from chalicelib.adapters.dead_letters import SqsDeadLetters
 from chalicelib.failures import PermanentFailure, is_throttling
 from chalicelib.observability import log_context, logger
@@ -38,9 +38,20 @@ def run(
     """
     # Never raise for an all-failed batch: the response already says which records failed.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    # Which step wrote a line, on the line itself: one timeline follows an order through
+    # every function (ops/trace.py), locally too, where they all share one log.
+    function_name = str(getattr(context, "function_name", "") or "")
 
     def handle(record: SQSRecord) -> None:
-        with log_context(message_id=record.message_id, correlation_id=_correlation_id(record)):
+        # The subsegment first: the log context annotates it with the record's ids.
+        with (
+            tracing.record_subsegment("record"),
+            log_context(
+                message_id=record.message_id,
+                correlation_id=_correlation_id(record),
+                function_name=function_name,
+            ),
+        ):
             _attempt(record, work, dead_letters, max_receive_count)
 
     return process_partial_response(

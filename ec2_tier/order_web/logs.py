@@ -104,6 +104,8 @@ class AccessJsonFormatter(JsonFormatter):
         "duration_us": "D",
         "correlation_id": "{x-correlation-id}o",
         "user_agent": "a",
+        # The ALB's X-Ray trace header (request tracing): the request's line in its trace.
+        "trace_id": "{x-amzn-trace-id}i",
     }
 
     def extras(self, record: logging.LogRecord) -> dict[str, Any]:
@@ -113,6 +115,8 @@ class AccessJsonFormatter(JsonFormatter):
         fields = {name: _unescaped(atoms[atom]) for name, atom in self.FIELDS.items()}
         status = str(fields["status"])
         fields["status"] = int(status) if status.isdigit() else status
+        if fields["trace_id"] == "-":  # gunicorn's "absent": no ALB in front (locally)
+            fields["trace_id"] = None
         return fields
 
 

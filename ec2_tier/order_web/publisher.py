@@ -1,6 +1,11 @@
 """Publish OrderPlaced (and the storefront's CancelRequested) to order-intake, with group
-commit: requests in flight share SNS calls."""
+commit: requests in flight share SNS calls.
 
+Each call carries the X-Ray trace header the load balancer gave the request (ALB request
+tracing), so SNS, then SQS (AWSTraceHeader) carry the order's trace to the functions.
+"""
+
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -8,6 +13,19 @@ from functools import cached_property
 from typing import Any
 
 from order_contracts import CancelRequested, OrderPlaced
+
+TRACE_HEADER = "X-Amzn-Trace-Id"
+_TRACE_ROOT = re.compile(r"(?:^|;)\s*Root=(1-[0-9a-f]{8}-[0-9a-f]{24})(?:;|$)")
+
+
+def trace_header(forwarded: str | None) -> str | None:
+    """The trace header to send on: the request's trace (its Root) from the ALB's header.
+
+    The ALB writes "Root=1-...", or "Self=1-...;Root=1-..." behind another load balancer; no
+    sampling decision, so the traced services downstream make theirs. Anything else: None.
+    """
+    match = _TRACE_ROOT.search(forwarded or "")
+    return f"Root={match.group(1)}" if match else None
 
 
 class IntakeUnavailable(RuntimeError):
@@ -20,6 +38,7 @@ class _Waiting:
 
     message: str
     attributes: dict[str, dict[str, str]]
+    trace_header: str | None = None
     wakeup: threading.Event = field(default_factory=threading.Event)
     message_id: str | None = None
     error: IntakeUnavailable | None = None
@@ -62,15 +81,22 @@ class IntakePublisher:
         self._lock = threading.Lock()
         self._waiting: deque[_Waiting] = deque()
         self._sending = 0
+        # The trace header of the call this thread is making (one HTTP header per call).
+        self._call = threading.local()
+        client.meta.events.register("before-call.sns.PublishBatch", self._add_trace_header)
 
-    def publish(self, message: OrderPlaced | CancelRequested) -> str:
-        """Publish the message; return SNS's message id once SNS has accepted it."""
+    def publish(self, message: OrderPlaced | CancelRequested, trace: str | None = None) -> str:
+        """Publish the message; return SNS's message id once SNS has accepted it.
+
+        trace is the request's X-Ray trace header, as trace_header() makes it.
+        """
         mine = _Waiting(
             message.to_json(),
             {
                 name: {"DataType": "String", "StringValue": value}
                 for name, value in message.attributes().items()
             },
+            trace,
         )
         with self._lock:
             self._waiting.append(mine)
@@ -130,7 +156,16 @@ class IntakePublisher:
         if mine.message_id is None and mine.error is None:
             mine.error = IntakeUnavailable("order-intake did not answer in time")
 
+    def _add_trace_header(self, params: dict[str, Any], **_: Any) -> None:
+        header = getattr(self._call, "trace_header", None)
+        if header is not None:
+            params["headers"][TRACE_HEADER] = header
+
     def _send(self, batch: list[_Waiting]) -> None:
+        # SNS takes one trace header per call: a batch carries its first traced order's; the
+        # orders sharing the call are traced as part of that one (their logs still follow
+        # each by its correlation id).
+        self._call.trace_header = next((i.trace_header for i in batch if i.trace_header), None)
         try:
             response = self._sns.publish_batch(
                 TopicArn=self._topic_arn,

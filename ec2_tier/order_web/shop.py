@@ -55,7 +55,7 @@ from order_web.orders import (
     web_order,
     web_order_id,
 )
-from order_web.publisher import IntakeUnavailable
+from order_web.publisher import TRACE_HEADER, IntakeUnavailable, trace_header
 
 bp = Blueprint("shop", __name__)
 # How many recent submissions a session remembers, to answer a double submit and to show
@@ -132,12 +132,16 @@ def place_order() -> Response | tuple[str, int]:
 
     placed = order_placed(order, source="web", correlation_id=g.correlation_id, now=utc_now())
     try:
-        services().publisher.publish(placed)
+        message_id = services().publisher.publish(
+            placed, trace_header(request.headers.get(TRACE_HEADER))
+        )
     except IntakeUnavailable:
         current_app.logger.exception("order-intake unreachable")
         flash("We could not take your order just now. Nothing was charged; please try again.")
         return _storefront(catalog, form, 503)
     count_order_placed(placed.occurred_at)
+    # The web hop of the order's timeline (make trace), with its ids from the request.
+    current_app.logger.info("order placed", extra={"message_id": message_id})
     remembered[key] = order.fingerprint()
     session["orders"] = [[key, fingerprint] for key, fingerprint in remembered.items()][
         -_REMEMBERED:

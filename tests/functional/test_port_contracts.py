@@ -34,11 +34,13 @@ from chalicelib.orders import (
     new_record,
 )
 from chalicelib.services import get_services
+from chalicelib.watchdog import InFlightOrders
 from order_contracts import (
     Billing,
     CurrencyMismatch,
     OrderBilled,
     OrderCancelled,
+    OrderConfirmed,
     OrderPlaced,
     OrderRejected,
     OrderReserved,
@@ -52,6 +54,7 @@ from tests.fakes import (
     InMemoryCatalog,
     InMemoryContactBook,
     InMemoryDocuments,
+    InMemoryInFlightOrders,
     InMemoryInventory,
     InMemoryLedger,
     InMemoryOrderStore,
@@ -91,6 +94,7 @@ class StoreUnderTest:
     stock: Callable[..., None]
     level: Callable[[str], int]
     count: Callable[[str], int]
+    in_flight: InFlightOrders
 
 
 @pytest.fixture(params=["memory", REAL["order store"]])
@@ -98,11 +102,18 @@ def orders(request: pytest.FixtureRequest) -> StoreUnderTest:
     if request.param == "memory":
         fake = InMemoryOrderStore()
         return StoreUnderTest(
-            fake, fake.inventory.stock, fake.inventory.level, fake.counters.__getitem__
+            fake,
+            fake.inventory.stock,
+            fake.inventory.level,
+            fake.counters.__getitem__,
+            InMemoryInFlightOrders(fake),
         )
     request.getfixturevalue("aws")
     inventory = Inventory()
-    return StoreUnderTest(get_services().store, inventory.stock, inventory.level, counter)
+    services = get_services()
+    return StoreUnderTest(
+        services.store, inventory.stock, inventory.level, counter, services.in_flight
+    )
 
 
 def test_store_a_reservation_is_written_whole_and_read_back_as_written(
@@ -119,6 +130,31 @@ def test_store_a_reservation_is_written_whole_and_read_back_as_written(
     assert orders.store.get("ord-1") == record
     assert (orders.level("MUG-BLUE"), orders.level("TEA-EARLGREY")) == (7, 10)
     assert (orders.count(ORDERS_RESERVED), orders.count(ORDERS_REJECTED)) == (1, 0)
+
+
+def test_store_lists_an_order_in_flight_by_placement_until_it_is_final(
+    orders: StoreUnderTest,
+) -> None:
+    orders.stock("MUG-BLUE", 10, price="12.00")
+    event = placed(order("ord-1", [("MUG-BLUE", 1, "12.00")]))
+    orders.store.reserve(event, new_record(event, outcome(OrderReserved, event)))
+    refused = placed(order("ord-2", [("MUG-BLUE", 1, "12.00")]))
+    orders.store.reject(
+        refused, new_record(refused, outcome(OrderRejected, refused, reasons=SHORT))
+    )
+    placed_at = event.occurred_at
+
+    assert list(orders.in_flight.placed_before(placed_at + timedelta(seconds=1))) == ["ord-1"]
+    assert list(orders.in_flight.placed_before(placed_at)) == []  # strictly before the cutoff
+    billing = Billing(
+        usd_total=Decimal("12.63"), usd_rate=Decimal("1.0523"), rate_date="2026-11-20"
+    )
+    billed = outcome(OrderBilled, event, billing=billing)
+    assert orders.store.advance(Transition("RESERVED", "BILLED", billed)) is not None
+    assert list(orders.in_flight.placed_before(placed_at + timedelta(days=1))) == ["ord-1"]
+    confirmed = outcome(OrderConfirmed, event, email="sent")
+    assert orders.store.advance(Transition("BILLED", "CONFIRMED", confirmed)) is not None
+    assert list(orders.in_flight.placed_before(placed_at + timedelta(days=1))) == []
 
 
 def test_store_a_second_reservation_of_an_order_is_refused_and_takes_nothing(

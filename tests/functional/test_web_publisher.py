@@ -8,7 +8,7 @@ import pytest
 from botocore.stub import Stubber
 
 from local_stack.resources import Provisioned
-from order_web.publisher import IntakePublisher, IntakeUnavailable
+from order_web.publisher import TRACE_HEADER, IntakePublisher, IntakeUnavailable, trace_header
 from order_web.services import CLIENT_CONFIG
 from tests.conftest import BOTO3_SESSION
 from tests.factories import order, placed
@@ -207,3 +207,37 @@ def test_an_order_that_waits_too_long_is_dropped_unsent(aws: Provisioned) -> Non
     assert [json.loads(m["Body"])["order"]["order_id"] for m in intake_messages(aws)] == [
         "web-in-time"
     ]
+
+
+def test_the_call_carries_the_requests_trace_header_to_sns(aws: Provisioned) -> None:
+    sns = BOTO3_SESSION.client("sns", config=CLIENT_CONFIG)
+    sent: list[str | None] = []
+    sns.meta.events.register(
+        "before-send.sns.PublishBatch",
+        lambda request, **_: sent.append(request.headers.get(TRACE_HEADER)),
+    )
+    publisher = IntakePublisher(sns, aws.topic_arns["order-intake"])
+    alb = "Self=1-67891234-12456789abcdef012345678;Root=1-67891233-abcdef012345678912345678"
+
+    publisher.publish(placed(order("web-traced")), trace_header(alb))
+    publisher.publish(placed(order("web-untraced")))  # no ALB in front: no header
+
+    assert sent == [b"Root=1-67891233-abcdef012345678912345678", None]
+    assert len(intake_messages(aws)) == 2
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "sent"),
+    [
+        ("Root=1-67891233-abcdef012345678912345678", "Root=1-67891233-abcdef012345678912345678"),
+        (
+            "Self=1-67891234-12456789abcdef012345678;Root=1-67891233-abcdef012345678912345678",
+            "Root=1-67891233-abcdef012345678912345678",
+        ),
+        (None, None),
+        ("Root=not-a-trace", None),
+        ("Root=1-67891233-abcdef012345678912345678\r\nX-Injected: 1", None),
+    ],
+)
+def test_only_a_well_formed_trace_root_is_sent_on(forwarded: str | None, sent: str | None) -> None:
+    assert trace_header(forwarded) == sent

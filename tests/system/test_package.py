@@ -77,7 +77,7 @@ def test_every_packaged_function_has_a_retained_log_group_and_an_error_alarm(
     functions = of_type(packaged, "AWS::Serverless::Function")
     log_groups = of_type(packaged, "AWS::Logs::LogGroup")
     alarms = of_type(packaged, "AWS::CloudWatch::Alarm")
-    assert len(functions) == 6
+    assert len(functions) == 7  # the API handler, five event functions, the watchdog
     for logical_id, function in functions.items():
         # The function waits for its log group, so Lambda never creates one without retention.
         (group_id,) = function["DependsOn"]
@@ -151,6 +151,15 @@ def _policy_documents(template: dict[str, Any]) -> list[dict[str, Any]]:
     return documents
 
 
+def test_every_function_and_the_api_stage_trace_actively(packaged: dict[str, Any]) -> None:
+    resources = packaged["Resources"].values()
+    functions = [r for r in resources if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) >= 7
+    assert {f["Properties"]["Tracing"] for f in functions} == {"Active"}
+    (api,) = [r for r in resources if r["Type"] == "AWS::Serverless::Api"]
+    assert api["Properties"]["TracingEnabled"] is True
+
+
 def test_no_generated_policy_has_wildcard_actions_or_resources(packaged: dict[str, Any]) -> None:
     documents = _policy_documents(packaged)
     assert any(
@@ -171,6 +180,8 @@ def test_no_generated_policy_has_wildcard_actions_or_resources(packaged: dict[st
                 if isinstance(statement["Resource"], list)
                 else [statement["Resource"]]
             )
+            if actions == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]:
+                continue  # X-Ray has no resource-level permissions: "*" is its only resource
             assert "*" not in resources
 
 

@@ -275,9 +275,19 @@ def _policy_documents(template: Template) -> list[tuple[str, dict[str, Any], boo
                 (f"{logical_id}/{policy['PolicyName']}", policy["PolicyDocument"], False)
             )
         for key in ("PolicyDocument", "KeyPolicy"):
-            if isinstance(properties.get(key), dict):
-                documents.append((logical_id, properties[key], key == "KeyPolicy"))
+            document = _substituted_json(properties.get(key))
+            if isinstance(document, dict):
+                documents.append((logical_id, document, key == "KeyPolicy"))
     return documents
+
+
+def _substituted_json(value: Any) -> Any:
+    """A policy written as JSON text in a Fn::Sub (X-Ray's resource policy), as a document;
+    its ${...} placeholders are inside strings, so the text parses as it stands."""
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        text = value["Fn::Sub"][0] if isinstance(value["Fn::Sub"], list) else value["Fn::Sub"]
+        return json.loads(text)
+    return value
 
 
 def _stage_policies() -> list[tuple[str, dict[str, Any], bool]]:

@@ -40,7 +40,13 @@ def describe_local(resources: Resources) -> Description:
             (s.topic, s.queue, json.dumps(s.filter_policy, sort_keys=True))
             for s in resources.subscriptions
         ),
-        "tables": {table.name: table.hash_key for table in resources.tables},
+        "tables": {
+            table.name: {
+                "key": table.hash_key,
+                "indexes": {i.name: [i.hash_key, i.range_key, "KEYS_ONLY"] for i in table.indexes},
+            }
+            for table in resources.tables
+        },
         "bucket": {
             "name_prefix": resources.bucket.name_prefix,
             "notify_topic": resources.bucket.notify_topic,
@@ -84,7 +90,16 @@ def describe_templates(messaging: Template, data: Template) -> Description:
     tables = {}
     for table in of_type(data, "AWS::DynamoDB::Table").values():
         (key,) = table["Properties"]["KeySchema"]
-        tables[table["Properties"]["TableName"]] = key["AttributeName"]
+        tables[table["Properties"]["TableName"]] = {
+            "key": key["AttributeName"],
+            "indexes": {
+                index["IndexName"]: [
+                    *(k["AttributeName"] for k in index["KeySchema"]),
+                    index["Projection"]["ProjectionType"],
+                ]
+                for index in table["Properties"].get("GlobalSecondaryIndexes", [])
+            },
+        }
     (bucket,) = [
         b["Properties"]
         for b in of_type(data, "AWS::S3::Bucket").values()
@@ -137,6 +152,7 @@ def test_a_change_to_the_local_description_alone_is_caught(
         "subscription endpoint",
         "max receive count",
         "table key",
+        "index sort key",
         "notification suffix",
     ],
 )
@@ -157,6 +173,9 @@ def test_a_change_to_the_templates_alone_is_caught(
         resources["OrderFulfillmentQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] = 3
     elif mutation == "table key":
         resources["CountersTable"]["Properties"]["KeySchema"][0]["AttributeName"] = "counter"
+    elif mutation == "index sort key":
+        (index,) = resources["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]
+        index["KeySchema"][1]["AttributeName"] = "updated_at"
     elif mutation == "notification suffix":
         configuration = resources["OrdersBucket"]["Properties"]["NotificationConfiguration"]
         configuration["TopicConfigurations"][0]["Filter"]["S3Key"]["Rules"][1]["Value"] = ".xml"

@@ -9,7 +9,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
+from chalicelib.adapters.in_flight import (
+    PLACED_AT_ATTRIBUTE,
+    SHARD_ATTRIBUTE,
+    shard_of,
+    sortable_instant,
+)
 from chalicelib.orders import (
+    FINAL_STATUSES,
     HistoryEntry,
     OrderAlreadyRecorded,
     OrderRecord,
@@ -139,8 +146,9 @@ class DynamoOrderStore:
 
     def reject_reserved(self, rejected: OrderRejected) -> OrderRecord | None:
         order = rejected.order
-        step = self._step(Transition("RESERVED", "REJECTED", rejected))
-        step["UpdateExpression"] += ", rejection = :rejection"
+        step = self._step(
+            Transition("RESERVED", "REJECTED", rejected), also_set=", rejection = :rejection"
+        )
         step["ExpressionAttributeValues"].update(
             _to_item({":rejection": _reasons(rejected.reasons)})
         )
@@ -193,14 +201,17 @@ class DynamoOrderStore:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def _step(self, move: Transition) -> dict[str, Any]:
+    def _step(self, move: Transition, also_set: str = "") -> dict[str, Any]:
+        update = (
+            "SET #status = :status, pending_event = :event, "
+            f"history = list_append(history, :entry){also_set}"
+        )
+        if move.status in FINAL_STATUSES:  # out of the in-flight index, in the same write
+            update += f" REMOVE {SHARD_ATTRIBUTE}"
         return {
             "TableName": self._orders,
             "Key": _to_item({"order_id": move.order_id}),
-            "UpdateExpression": (
-                "SET #status = :status, pending_event = :event, "
-                "history = list_append(history, :entry)"
-            ),
+            "UpdateExpression": update,
             "ConditionExpression": "#status = :expected",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": _to_item(
@@ -229,7 +240,10 @@ class DynamoOrderStore:
             "total": order.total,
             "source": placed.source,
             "correlation_id": placed.correlation_id,
+            PLACED_AT_ATTRIBUTE: sortable_instant(record.placed_at),
         }
+        if record.status not in FINAL_STATUSES:  # in the in-flight index until it is final
+            item[SHARD_ATTRIBUTE] = shard_of(record.order_id)
         return {
             "Put": {
                 "TableName": self._orders,
@@ -305,6 +319,7 @@ def _record(item: dict[str, Any]) -> OrderRecord:
         ),
         pending_event=item.get("pending_event"),
         billing=Billing.model_validate(item["billing"]) if "billing" in item else None,
+        correlation_id=item.get("correlation_id", ""),
     )
 
 
