@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy.stacks import stack
 
@@ -96,6 +97,18 @@ def environment(outputs: StackOutputs) -> dict[str, str]:
         # The handlers dead-letter on this receive; it must equal the queues' maxReceiveCount.
         "MAX_RECEIVE_COUNT": _output(outputs, "messaging", "MaxReceiveCount"),
     }
+
+
+def ses_send_rate(sesv2: Any) -> float | None:
+    """The account's SES maximum send rate in this region (emails a second), or None if the
+    caller may not read it (ses:GetAccount); the functions pace their email to it."""
+    try:
+        quota = sesv2.get_account().get("SendQuota", {})
+    except (ClientError, BotoCoreError) as error:
+        print(f"warning: cannot read the SES send quota ({error}); email is not paced")
+        return None
+    rate = quota.get("MaxSendRate")
+    return float(rate) if rate else None
 
 
 def _queues(outputs: StackOutputs, suffix: str) -> list[str]:
@@ -245,10 +258,20 @@ def write_stage(
     return policy_path
 
 
-def configure_stage(cloudformation: Any, stage: str, chalice_dir: Path = CHALICE_DIR) -> Path:
-    """Read the stacks' outputs and write the stage's configuration; return the policy's path."""
+def configure_stage(
+    cloudformation: Any,
+    stage: str,
+    chalice_dir: Path = CHALICE_DIR,
+    send_rate: float | None = None,
+) -> Path:
+    """Read the stacks' outputs and write the stage's configuration (with the account's SES
+    send rate, if known); return the policy's path."""
     outputs = read_outputs(cloudformation)
-    return write_stage(chalice_dir, stage, environment(outputs), policy(outputs, stage))
+    variables = environment(outputs)
+    if send_rate is not None:
+        # The notifications consumer paces its sends to it (chalicelib/pacing.py).
+        variables["SES_MAX_SEND_RATE"] = f"{send_rate:g}"
+    return write_stage(chalice_dir, stage, variables, policy(outputs, stage))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -258,10 +281,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--chalice-dir", type=Path, default=CHALICE_DIR, help="the .chalice directory"
     )
+    parser.add_argument(
+        "--ses-send-rate",
+        type=float,
+        help="the account's SES maximum send rate (emails a second) the functions pace their "
+        "email to (default: read from SES, sesv2 GetAccount)",
+    )
     arguments = parser.parse_args(argv)
-    cloudformation = boto3.session.Session(region_name=arguments.region).client("cloudformation")
+    session = boto3.session.Session(region_name=arguments.region)
     try:
-        policy_path = configure_stage(cloudformation, arguments.stage, arguments.chalice_dir)
+        policy_path = configure_stage(
+            session.client("cloudformation"),
+            arguments.stage,
+            arguments.chalice_dir,
+            send_rate=arguments.ses_send_rate or ses_send_rate(session.client("sesv2")),
+        )
     except StageConfigError as error:
         parser.exit(2, f"error: {error}\n")
     config_path = arguments.chalice_dir / "config.json"

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from werkzeug.serving import make_server
@@ -31,6 +31,10 @@ from local_stack.gateway.app import LocalApiGateway
 from local_stack.gateway.callers import api_arn, issue_callers
 from local_stack.moto_server import LocalAws
 from local_stack.resources import RESOURCES, Provisioned, provision
+
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
+    from local_stack.aws_limits import AwsLimits
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
 LOCAL = "127.0.0.1"
@@ -69,12 +73,19 @@ class Urls:
 
 @contextmanager
 def local_stack(
-    ports: Ports, state_dir: Path, verbose: bool = False, retry_delay: int | None = None
+    ports: Ports,
+    state_dir: Path,
+    verbose: bool = False,
+    retry_delay: int | None = None,
+    limits: "AwsLimits | None" = None,
 ) -> Iterator[Urls]:
     """Start every part; on exit stop them in reverse order, whatever happened.
 
     retry_delay, if given, replaces the queues' visibility timeout: how long a failed message
     waits before it is delivered again (AWS: six times the function timeout).
+    limits, if given, is the AWS limits model (local_stack/aws_limits.py) on the functions'
+    clients, their pacing set to its SES rate, and each event source as concurrent as its
+    trigger on AWS.
     """
     with ExitStack() as running:
         step(f"Starting the local AWS (moto) on {LOCAL}")
@@ -97,9 +108,8 @@ def local_stack(
         # The handlers' settings go to them typed, not through this process's environment
         # (which keeps only the endpoint and credentials boto3 reads).
         from chalicelib.services import build_services, set_services
-        from chalicelib.settings import Settings
 
-        services = build_services(Settings.from_env(provisioned.environment))
+        services = build_services(*_functions_settings(provisioned, limits))
         set_services(services)
 
         step("Loading the demo catalog (EUR, GBP, JPY, USD), customers and exchange rates")
@@ -116,7 +126,7 @@ def local_stack(
         callers = issue_callers(boto3.client("iam"), stage_arn)
         gateway = LocalApiGateway(app, callers, stage_arn, region)
         api = running.enter_context(_serve(gateway, ports.api, "the order API"))
-        sources = _event_sources(app, module, provisioned)
+        sources = _event_sources(app, module, provisioned, limits)
         running.enter_context(_polling(sources))
         step(f"Event sources poll {', '.join(s.queue_url.rsplit('/', 1)[1] for s in sources)}")
 
@@ -163,9 +173,27 @@ def _load_chalice_app(verbose: bool) -> tuple[Any, Any]:
     return app, module
 
 
-def _event_sources(app: Any, module: Any, provisioned: Provisioned) -> list[SqsEventSource]:
+def _functions_settings(
+    provisioned: Provisioned, limits: "AwsLimits | None"
+) -> tuple["Settings", boto3.session.Session]:
+    """The functions' settings and the session their clients come from (limited, if asked)."""
+    from chalicelib.settings import Settings
+
+    session = boto3.session.Session()
+    environment = dict(provisioned.environment)
+    if limits is not None:
+        limits.install(session)  # before any client is built: clients copy its handlers
+        environment["SES_MAX_SEND_RATE"] = str(limits.limits.ses_send_rate)
+    return Settings.from_env(environment), session
+
+
+def _event_sources(
+    app: Any, module: Any, provisioned: Provisioned, limits: "AwsLimits | None" = None
+) -> list[SqsEventSource]:
     """One event source per SQS subscription the app declares, as its event source mapping."""
     from chalice.app import SQSEventConfig
+
+    from local_stack.aws_limits import trigger_concurrency
 
     sqs = boto3.client("sqs")
     return [
@@ -176,6 +204,7 @@ def _event_sources(app: Any, module: Any, provisioned: Provisioned) -> list[SqsE
             handler=getattr(module, config.name),
             function_name=config.name,
             batch_size=config.batch_size,
+            concurrency=1 if limits is None else trigger_concurrency(config.name, limits.limits),
         )
         for config in app.event_sources
         if isinstance(config, SQSEventConfig) and config.queue is not None
@@ -186,8 +215,11 @@ def _event_sources(app: Any, module: Any, provisioned: Provisioned) -> list[SqsE
 def _polling(sources: list[SqsEventSource]) -> Iterator[None]:
     stop = threading.Event()
     threads = [
-        threading.Thread(target=source.run, args=(stop,), name=source.queue_url, daemon=True)
+        threading.Thread(
+            target=source.run, args=(stop,), name=f"{source.queue_url}#{n}", daemon=True
+        )
         for source in sources
+        for n in range(source.concurrency)
     ]
     for thread in threads:
         thread.start()

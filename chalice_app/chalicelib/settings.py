@@ -43,6 +43,11 @@ class Settings:
     # An order can be cancelled for this long after it was placed (a repeat of a cancel is
     # answered whenever it comes); past it, the cancel is refused with not_cancellable.
     cancellation_window_hours: int = 24
+    # The account's SES maximum send rate (emails a second; SendQuota.MaxSendRate of sesv2
+    # GetAccount, which deploy/stage_config.py writes per stage). The notifications consumer
+    # paces its sends to it (chalicelib/pacing.py). None: unpaced (the local stack without
+    # its limits model, the tests).
+    ses_max_send_rate: float | None = None
 
     @property
     def cancellation_window(self) -> timedelta:
@@ -73,6 +78,7 @@ class Settings:
             cancellation_window_hours=_count(
                 environ, "CANCELLATION_WINDOW_HOURS", cls.cancellation_window_hours, 1
             ),
+            ses_max_send_rate=_rate(environ, "SES_MAX_SEND_RATE"),
         )
 
 
@@ -88,4 +94,18 @@ def _count(environ: Mapping[str, str], name: str, default: int, minimum: int) ->
         raise problem from None
     if value < minimum:
         raise problem
+    return value
+
+
+def _rate(environ: Mapping[str, str], name: str) -> float | None:
+    """A positive rate (a number a second), or None when unset."""
+    raw = environ.get(name)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name}={raw!r}: must be a positive number (a rate per second)")
     return value
