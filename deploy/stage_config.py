@@ -186,6 +186,14 @@ def policy(outputs: StackOutputs, stage: str) -> dict[str, Any]:
             "Resource": _queues(outputs, "DeadLetterQueueArn"),
         },
         {
+            # A message that met contention (a transaction conflict, throttling) goes back on
+            # its own queue as a delayed copy (chalicelib/contention.py).
+            "Sid": "RequeueOnContention",
+            "Effect": "Allow",
+            "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"],
+            "Resource": _queues(outputs, "QueueArn"),
+        },
+        {
             "Sid": "PublishOrderEvents",
             "Effect": "Allow",
             "Action": "sns:Publish",
