@@ -7,6 +7,7 @@ size the app declares, and delete only what the handler did not report as failed
 """
 
 import logging
+import math
 import os
 import secrets
 import signal
@@ -102,7 +103,10 @@ def local_stack(
         billing_database = f"sqlite:///{state_dir / 'billing.db'}"
         resources = RESOURCES
         if retry_delay is not None:
-            queues = tuple(replace(q, visibility_timeout=retry_delay) for q in RESOURCES.queues)
+            queues = tuple(
+                replace(q, visibility_timeout=_visibility(q.name, retry_delay, limits))
+                for q in RESOURCES.queues
+            )
             resources = replace(RESOURCES, queues=queues)
         provisioned = provision(boto3.session.Session(), billing_database, resources)
         # The handlers' settings go to them typed, not through this process's environment
@@ -171,6 +175,21 @@ def _load_chalice_app(verbose: bool) -> tuple[Any, Any]:
 
         logger.setLevel(logging.WARNING)
     return app, module
+
+
+# The notifications consumer's batch size (app.py's @app.on_sqs_message).
+NOTIFICATIONS_BATCH_SIZE = 10
+
+
+def _visibility(queue: str, retry_delay: int, limits: "AwsLimits | None") -> int:
+    """retry_delay, but with email paced, never shorter than a paced batch takes: a message
+    visible again while its email is still being sent would be sent twice."""
+    if limits is None or queue != "order-notifications":
+        return retry_delay
+    from chalicelib.pacing import paced_batch_seconds
+
+    batch = paced_batch_seconds(limits.limits.ses_send_rate, NOTIFICATIONS_BATCH_SIZE)
+    return max(retry_delay, math.ceil(2 * batch) + 5)
 
 
 def _functions_settings(

@@ -58,3 +58,10 @@ class Pacer:
 def email_pacer(send_rate: float | None) -> Pacer | None:
     """The pacer of one notifications environment; None when no rate is set (unpaced)."""
     return Pacer(rate_per_environment(send_rate)) if send_rate else None
+
+
+def paced_batch_seconds(send_rate: float, batch_size: int) -> float:
+    """How long one environment's paced batch of emails takes at least: it must fit in the
+    function's timeout, and the queue's visibility timeout must outlast it, or its last
+    messages are delivered again while it still sends them (and sent twice)."""
+    return (batch_size - 1) / rate_per_environment(send_rate)

@@ -5,7 +5,13 @@ import threading
 
 import pytest
 
-from chalicelib.pacing import Pacer, email_pacer, notifications_concurrency, rate_per_environment
+from chalicelib.pacing import (
+    Pacer,
+    email_pacer,
+    notifications_concurrency,
+    paced_batch_seconds,
+    rate_per_environment,
+)
 
 
 @pytest.mark.parametrize(
@@ -70,3 +76,22 @@ def test_no_rate_no_pacing() -> None:
     pacer = email_pacer(14)
     assert pacer is not None
     assert pacer.per_second == 7
+
+
+def test_a_paced_batch_fits_in_the_functions_timeout_even_in_the_sandbox() -> None:
+    """Else Lambda would stop the invocation mid-batch, and its emails be sent again."""
+    from chalice.app import SQSEventConfig
+
+    from app import app
+    from local_stack.resources import FUNCTION_TIMEOUT_SECONDS
+    from local_stack.stack import NOTIFICATIONS_BATCH_SIZE
+
+    [notifications] = [
+        config
+        for config in app.event_sources
+        if isinstance(config, SQSEventConfig) and config.name == "customer_communications"
+    ]
+    assert notifications.batch_size == NOTIFICATIONS_BATCH_SIZE
+    sandbox = 1.0
+    assert paced_batch_seconds(sandbox, notifications.batch_size) == 18
+    assert paced_batch_seconds(sandbox, notifications.batch_size) < FUNCTION_TIMEOUT_SECONDS
