@@ -254,14 +254,15 @@ class AwsLimits:
                 "__type": _DYNAMODB_ERROR + "TransactionConflictException",
                 "message": TRANSACTION_CONFLICT_EXCEPTION,
             }
-        if self._over_capacity([(write.item, write.units)]):
+        short = self._over_capacity([(write.item, write.units)])
+        if short:
             self.refused["ProvisionedThroughputExceededException"] += 1
             return 400, {
                 "__type": _DYNAMODB_ERROR + "ProvisionedThroughputExceededException",
                 "message": THROUGHPUT_EXCEEDED,
                 "ThrottlingReasons": [
                     {
-                        "reason": "TableWriteKeyRangeThroughputExceeded",
+                        "reason": short[0],
                         "resource": f"arn:aws:dynamodb:{self.limits.region}:"
                         f"{self.limits.account}:table/{write.item[0]}",
                     }
@@ -270,18 +271,19 @@ class AwsLimits:
         self.writes[write.item] += 1
         return None
 
-    def _over_capacity(self, costs: list[tuple[ItemKey, int]]) -> list[int]:
-        """Positions whose item (or table) lacks the units; if none does, take them all."""
+    def _over_capacity(self, costs: list[tuple[ItemKey, int]]) -> dict[int, str]:
+        """The positions whose item or table lacks the units, with the throttling reason;
+        if none does, the units are taken."""
         now = self._clock()
         per_table: Counter[str] = Counter()
         for item, units in costs:
             per_table[item[0]] += units
-        short = [
-            position
-            for position, (item, units) in enumerate(costs)
-            if self._item_bucket(item, now).available(now) < units
-            or self._table_bucket(item[0], now).available(now) < per_table[item[0]]
-        ]
+        short: dict[int, str] = {}
+        for position, (item, units) in enumerate(costs):
+            if self._item_bucket(item, now).available(now) < units:
+                short[position] = "TableWriteKeyRangeThroughputExceeded"
+            elif self._table_bucket(item[0], now).available(now) < per_table[item[0]]:
+                short[position] = "TableWriteAccountLimitExceeded"
         if not short:
             for item, units in costs:
                 self._item_bucket(item, now).take(units, now)

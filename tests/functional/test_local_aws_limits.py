@@ -166,5 +166,8 @@ def test_a_table_takes_its_write_units_a_second(aws_limits: Callable[..., Limite
     )
 
     assert response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    assert [r["reason"] for r in response["ThrottlingReasons"]] == [
+        "TableWriteAccountLimitExceeded"
+    ]
     limited.clock.sleep(1)
     dynamodb.update_item(**add_stock({"sku": {"S": "DATES-1KG"}})["Update"])
