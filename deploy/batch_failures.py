@@ -1,6 +1,6 @@
 """After `chalice deploy`: partial batch responses and concurrency caps on the SQS triggers.
 
-Usage: python -m deploy.batch_failures --stage prod [--region REGION]
+Usage: PYTHONPATH=chalice_app python -m deploy.batch_failures --stage prod [--region REGION]
 
 chalice deploy creates each SQS event source mapping without FunctionResponseTypes, and then
 Lambda ignores the handlers' batchItemFailures: a batch whose handler returns is deleted

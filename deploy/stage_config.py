@@ -1,6 +1,7 @@
 """Fill a Chalice stage from the stacks' outputs: its environment and a resource-scoped policy.
 
-Usage: python -m deploy.stage_config --stage prod [--region REGION] [--chalice-dir DIR]
+Usage: PYTHONPATH=chalice_app python -m deploy.stage_config --stage prod [--region REGION]
+       [--chalice-dir DIR] [--ses-send-rate N]
 
 Writes the stage's environment_variables into .chalice/config.json and .chalice/policy-<stage>.json
 with the exact ARNs the stacks created, so no ARN is ever typed by hand.
@@ -297,17 +298,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     arguments = parser.parse_args(argv)
     session = boto3.session.Session(region_name=arguments.region)
+    send_rate = arguments.ses_send_rate or ses_send_rate(session.client("sesv2"))
     try:
         policy_path = configure_stage(
             session.client("cloudformation"),
             arguments.stage,
             arguments.chalice_dir,
-            send_rate=arguments.ses_send_rate or ses_send_rate(session.client("sesv2")),
+            send_rate=send_rate,
         )
     except StageConfigError as error:
         parser.exit(2, f"error: {error}\n")
     config_path = arguments.chalice_dir / "config.json"
     print(f"==> stage {arguments.stage}: environment in {config_path}, policy in {policy_path}")
+    if send_rate:
+        from chalicelib.pacing import notifications_concurrency
+
+        print(
+            f"==> SES sends {send_rate:g} emails a second: deploy the packaged template with "
+            f"NotificationsMaximumConcurrency={notifications_concurrency(send_rate)}"
+        )
 
 
 if __name__ == "__main__":
