@@ -11,6 +11,7 @@ from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 from chalice.test import Client
 from moto.ses.models import ses_backends
@@ -182,3 +183,23 @@ def test_an_ses_throttle_leads_to_exactly_one_email_later_and_nothing_dead_lette
     assert invoke(client, "customer_communications", record) == []
     assert len(emails_to("ada@example.com")) == 1
     assert dead_letters(aws, "order-notifications") == []
+
+
+def test_a_burst_of_emails_is_paced_to_the_send_rate_and_never_throttled(
+    client: Client, aws: Provisioned, aws_limits: Callable[..., LimitedAws]
+) -> None:
+    """One execution environment sends at rate / MaximumConcurrency: here 2 / 2, 1 a second."""
+    limited = aws_limits(ses_send_rate=2)
+    limited.services.contacts.save_contact(Contact("cust-0001", "Ada Lovelace", "ada@example.com"))
+    events = [billed_order(client, f"ord-{n}") for n in range(10)]
+    records = [
+        sqs_record(e.to_json(), attributes=e.attributes(), queue_arn=NOTIFICATIONS_ARN)
+        for e in events
+    ]
+    started = limited.clock.now
+
+    assert invoke(client, "customer_communications", *records) == []
+
+    assert len(emails_to("ada@example.com")) == 10
+    assert limited.model.refused["TooManyRequestsException"] == 0
+    assert limited.clock.now - started == pytest.approx(9.0)  # evenly spaced, 1 s apart
