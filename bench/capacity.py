@@ -36,15 +36,26 @@ def _maximum_concurrency(function: str) -> int:
 # CloudWatch Duration replaces it. It is the AWS requests make bench counts per order (1, 5, 6
 # and 8) at about 15 ms each in-Region, SES's send about 50 ms, plus the Python the bench times
 # on moto (4-36 ms). Only the Lambda rows depend on it.
+def _emails_per_second_per_environment() -> float:
+    from chalicelib.pacing import EMAILS_PER_SECOND_PER_ENVIRONMENT
+
+    return EMAILS_PER_SECOND_PER_ENVIRONMENT
+
+
 SECONDS_PER_ORDER = {
     "put_order": 0.05,
     "process_order": 0.10,
     "initiate_billing": 0.10,
-    "customer_communications": 0.15,
+    # One email: the pacing's own estimate (chalicelib/pacing.py), 0.2 s.
+    "customer_communications": 1 / _emails_per_second_per_environment(),
 }
-# issue 15 item 2 (another branch) takes the order counter out of the reservation transaction;
-# set this to False when it is merged, and the row drops out of the binding limits.
-ORDER_COUNTER_IN_RESERVATION = True
+
+
+def _counter_shards() -> int:
+    """The order counts are written in this many items, by a hash of the order id."""
+    from chalicelib.adapters.order_store import COUNTER_SHARDS
+
+    return COUNTER_SHARDS
 
 
 @dataclass(frozen=True)
@@ -217,12 +228,12 @@ HOPS: tuple[Hop, ...] = (
         lambda s: min(s.notifications_max_concurrency, s.lambda_concurrency),
     ),
     Hop(
-        "DynamoDB, one item every order writes (counters orders_reserved)",
+        f"DynamoDB, the order counts ({_counter_shards()} shards of counters, by order id)",
         "1,000 write units/s per partition; a transactional write costs 2 units per KB",
         "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html",
         2,
         "write units (in the reservation transaction)",
-        _fixed(1_000 if ORDER_COUNTER_IN_RESERVATION else math.inf),
+        _fixed(1_000 * _counter_shards()),
     ),
     Hop(
         "DynamoDB, one SKU's item (a flash sale of one product)",

@@ -1,6 +1,6 @@
 """After `chalice deploy`: partial batch responses and concurrency caps on the SQS triggers.
 
-Usage: python -m deploy.batch_failures --stage prod [--region REGION]
+Usage: PYTHONPATH=chalice_app python -m deploy.batch_failures --stage prod [--region REGION]
 
 chalice deploy creates each SQS event source mapping without FunctionResponseTypes, and then
 Lambda ignores the handlers' batchItemFailures: a batch whose handler returns is deleted
@@ -16,21 +16,41 @@ from typing import Any
 
 import boto3
 
-from deploy.stage_config import APP_NAME, EVENT_FUNCTIONS
+from chalicelib.pacing import notifications_concurrency
+from deploy.stage_config import APP_NAME, EVENT_FUNCTIONS, ses_send_rate
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+NOTIFICATIONS_FUNCTION = "customer_communications"
+# SES's default maximum send rate out of the sandbox (emails a second); a stage's own comes
+# from its account (sesv2 GetAccount) when this command runs.
+DEFAULT_SES_SEND_RATE = 14.0
 # The consumers of the billing database and of SES, with the cap merge-template.json gives
 # their triggers: at most this many concurrent invocations per queue (2 is SQS's minimum).
-MAXIMUM_CONCURRENCY = {"initiate_billing": 5, "customer_communications": 5}
+# The notifications consumer's follows the SES send rate (chalicelib/pacing.py).
+MAXIMUM_CONCURRENCY = {
+    "initiate_billing": 5,
+    NOTIFICATIONS_FUNCTION: notifications_concurrency(DEFAULT_SES_SEND_RATE),
+}
 
 
 class NoQueueTriggers(RuntimeError):
     """The stage has no SQS triggers: it is not deployed yet, or in another region."""
 
 
-def report_batch_item_failures(lambda_client: Any, stage: str) -> list[str]:
-    """Set ReportBatchItemFailures (and the database consumers' concurrency cap) on every SQS
-    mapping of the stage; return the queue ARNs."""
+def maximum_concurrency(send_rate: float | None) -> dict[str, int]:
+    """The capped triggers' MaximumConcurrency, the notifications one for this SES rate."""
+    if send_rate is None:
+        return dict(MAXIMUM_CONCURRENCY)
+    return {**MAXIMUM_CONCURRENCY, NOTIFICATIONS_FUNCTION: notifications_concurrency(send_rate)}
+
+
+def report_batch_item_failures(
+    lambda_client: Any, stage: str, send_rate: float | None = None
+) -> list[str]:
+    """Set ReportBatchItemFailures (and the database and SES consumers' concurrency caps, the
+    latter for the account's SES send rate) on every SQS mapping of the stage; return the
+    queue ARNs."""
+    caps = maximum_concurrency(send_rate)
     queues: list[str] = []
     paginator = lambda_client.get_paginator("list_event_source_mappings")
     for function in EVENT_FUNCTIONS:
@@ -49,7 +69,7 @@ def report_batch_item_failures(lambda_client: Any, stage: str) -> list[str]:
             changes: dict[str, Any] = {}
             if REPORT_BATCH_ITEM_FAILURES not in mapping.get("FunctionResponseTypes", []):
                 changes["FunctionResponseTypes"] = [REPORT_BATCH_ITEM_FAILURES]
-            cap = MAXIMUM_CONCURRENCY.get(function)
+            cap = caps.get(function)
             if cap and (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") != cap:
                 changes["ScalingConfig"] = {"MaximumConcurrency": cap}
             if changes:
@@ -65,14 +85,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--stage", required=True, help="the Chalice stage deployed, such as prod")
     parser.add_argument("--region", help="region of the stage (default: the AWS configuration's)")
     arguments = parser.parse_args(argv)
-    client = boto3.session.Session(region_name=arguments.region).client("lambda")
+    session = boto3.session.Session(region_name=arguments.region)
+    send_rate = ses_send_rate(session.client("sesv2"))
     try:
-        queues = report_batch_item_failures(client, arguments.stage)
+        queues = report_batch_item_failures(session.client("lambda"), arguments.stage, send_rate)
     except NoQueueTriggers as error:
         parser.exit(2, f"error: {error}\n")
     for queue in queues:
         print(f"==> {queue}: {REPORT_BATCH_ITEM_FAILURES}")
-    for function, cap in MAXIMUM_CONCURRENCY.items():
+    for function, cap in maximum_concurrency(send_rate).items():
         print(f"==> {APP_NAME}-{arguments.stage}-{function}: at most {cap} concurrent batches")
 
 

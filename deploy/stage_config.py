@@ -1,6 +1,7 @@
 """Fill a Chalice stage from the stacks' outputs: its environment and a resource-scoped policy.
 
-Usage: python -m deploy.stage_config --stage prod [--region REGION] [--chalice-dir DIR]
+Usage: PYTHONPATH=chalice_app python -m deploy.stage_config --stage prod [--region REGION]
+       [--chalice-dir DIR] [--ses-send-rate N]
 
 Writes the stage's environment_variables into .chalice/config.json and .chalice/policy-<stage>.json
 with the exact ARNs the stacks created, so no ARN is ever typed by hand.
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.in_flight import IN_FLIGHT_INDEX
 from deploy.stacks import stack
@@ -109,6 +111,18 @@ def environment(outputs: StackOutputs, web_stage: str = "production") -> dict[st
     }
 
 
+def ses_send_rate(sesv2: Any) -> float | None:
+    """The account's SES maximum send rate in this region (emails a second), or None if the
+    caller may not read it (ses:GetAccount); the functions pace their email to it."""
+    try:
+        quota = sesv2.get_account().get("SendQuota", {})
+    except (ClientError, BotoCoreError) as error:
+        print(f"warning: cannot read the SES send quota ({error}); email is not paced")
+        return None
+    rate = quota.get("MaxSendRate")
+    return float(rate) if rate else None
+
+
 def _queues(outputs: StackOutputs, suffix: str) -> list[str]:
     return [
         _output(outputs, "messaging", f"{queue}{suffix}")
@@ -189,6 +203,14 @@ def policy(outputs: StackOutputs, stage: str, web_stage: str = "production") -> 
             "Effect": "Allow",
             "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"],
             "Resource": _queues(outputs, "DeadLetterQueueArn"),
+        },
+        {
+            # A message that met contention (a transaction conflict, throttling) goes back on
+            # its own queue as a delayed copy (chalicelib/contention.py).
+            "Sid": "RequeueOnContention",
+            "Effect": "Allow",
+            "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"],
+            "Resource": _queues(outputs, "QueueArn"),
         },
         {
             "Sid": "PublishOrderEvents",
@@ -285,15 +307,16 @@ def configure_stage(
     stage: str,
     chalice_dir: Path = CHALICE_DIR,
     web_stage: str = "production",
+    send_rate: float | None = None,
 ) -> Path:
-    """Read the stacks' outputs and write the stage's configuration; return the policy's path."""
+    """Read the stacks' outputs and write the stage's configuration (with the account's SES
+    send rate, if known); return the policy's path."""
     outputs = read_outputs(cloudformation)
-    return write_stage(
-        chalice_dir,
-        stage,
-        environment(outputs, web_stage),
-        policy(outputs, stage, web_stage),
-    )
+    variables = environment(outputs, web_stage)
+    if send_rate is not None:
+        # The notifications consumer paces its sends to it (chalicelib/pacing.py).
+        variables["SES_MAX_SEND_RATE"] = f"{send_rate:g}"
+    return write_stage(chalice_dir, stage, variables, policy(outputs, stage, web_stage))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -309,16 +332,34 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="the web hosts' deployment (the inventory's order_pipeline_stage) whose link key "
         "the emails sign with (default: production)",
     )
+    parser.add_argument(
+        "--ses-send-rate",
+        type=float,
+        help="the account's SES maximum send rate (emails a second) the functions pace their "
+        "email to (default: read from SES, sesv2 GetAccount)",
+    )
     arguments = parser.parse_args(argv)
-    cloudformation = boto3.session.Session(region_name=arguments.region).client("cloudformation")
+    session = boto3.session.Session(region_name=arguments.region)
+    send_rate = arguments.ses_send_rate or ses_send_rate(session.client("sesv2"))
     try:
         policy_path = configure_stage(
-            cloudformation, arguments.stage, arguments.chalice_dir, arguments.web_stage
+            session.client("cloudformation"),
+            arguments.stage,
+            arguments.chalice_dir,
+            arguments.web_stage,
+            send_rate=send_rate,
         )
     except StageConfigError as error:
         parser.exit(2, f"error: {error}\n")
     config_path = arguments.chalice_dir / "config.json"
     print(f"==> stage {arguments.stage}: environment in {config_path}, policy in {policy_path}")
+    if send_rate:
+        from chalicelib.pacing import notifications_concurrency
+
+        print(
+            f"==> SES sends {send_rate:g} emails a second: deploy the packaged template with "
+            f"NotificationsMaximumConcurrency={notifications_concurrency(send_rate)}"
+        )
 
 
 if __name__ == "__main__":

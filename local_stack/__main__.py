@@ -16,8 +16,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from local_stack.stack import Ports, StackError, Urls, local_stack, parent_death_signal, step
+
+if TYPE_CHECKING:
+    from local_stack.aws_limits import AwsLimits
 
 # Ctrl-C in a terminal, SIGTERM from a supervisor (make forwards it), SIGHUP from a closed
 # terminal: each stops everything, whether the stack is starting, touring or serving.
@@ -74,6 +78,21 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "attempts, so a small value shows retries and dead letters quickly",
     )
     parser.add_argument(
+        "--aws-limits",
+        action="store_true",
+        help="model AWS's limits moto lacks: SES's send rate, DynamoDB's per-item and per-table "
+        "write throughput and transaction conflicts, each trigger's concurrency "
+        "(ARCHITECTURE.md, 'AWS limits, locally')",
+    )
+    parser.add_argument(
+        "--ses-rate",
+        type=float,
+        default=14.0,
+        metavar="EMAILS_PER_SECOND",
+        help="with --aws-limits: the account's SES maximum send rate (default 14, the "
+        "production default; the sandbox's is 1)",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         help="keep the billing database and the web tier's log here (default: a temporary "
@@ -118,7 +137,9 @@ def _run(arguments: argparse.Namespace) -> int:
     )
     with (
         _state_dir(arguments.state_dir) as state_dir,
-        local_stack(ports, state_dir, arguments.verbose, arguments.retry_delay) as urls,
+        local_stack(
+            ports, state_dir, arguments.verbose, arguments.retry_delay, _limits(arguments)
+        ) as urls,
     ):
         try:
             if not arguments.no_tour:
@@ -137,6 +158,17 @@ def _run(arguments: argparse.Namespace) -> int:
             for number in STOP_SIGNALS:
                 signal.signal(number, signal.SIG_IGN)
     return 0
+
+
+def _limits(arguments: argparse.Namespace) -> "AwsLimits | None":
+    if not arguments.aws_limits:
+        return None
+    from local_stack.aws_limits import AwsLimits, Limits
+
+    if not arguments.ses_rate > 0:
+        raise StackError(f"--ses-rate {arguments.ses_rate}: must be a positive number")
+    step(f"AWS limits modelled: SES sends at most {arguments.ses_rate:g} emails a second")
+    return AwsLimits(Limits(ses_send_rate=arguments.ses_rate))
 
 
 def _write_urls(urls: Urls, path: Path) -> None:

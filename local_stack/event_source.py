@@ -51,6 +51,7 @@ class SqsEventSource:
         function_name: str,
         batch_size: int = 10,
         wait_seconds: int = 1,
+        concurrency: int = 1,
     ) -> None:
         self._sqs = sqs
         self.queue_url = queue_url
@@ -60,6 +61,9 @@ class SqsEventSource:
         self._batch_size = batch_size
         self._wait_seconds = wait_seconds
         self._region = queue_arn.split(":")[3]
+        # How many batches may run at once (the trigger's MaximumConcurrency): the stack runs
+        # this many pollers, each one execution environment handling one batch at a time.
+        self.concurrency = concurrency
 
     def poll_once(self) -> int:
         """Receive one batch, invoke the handler, delete what succeeded; return the batch size."""

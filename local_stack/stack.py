@@ -7,6 +7,7 @@ size the app declares, and delete only what the handler did not report as failed
 """
 
 import logging
+import math
 import os
 import secrets
 import signal
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from werkzeug.serving import make_server
@@ -34,6 +35,10 @@ from local_stack.moto_server import LocalAws
 from local_stack.resources import RESOURCES, Provisioned, provision
 from local_stack.ses_simulator import MailboxSimulator, moto_outbox, simulating
 from local_stack.sns_subscriptions import LAMBDA_RETRY_DELAYS, SnsFunction, sns_functions_running
+
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
+    from local_stack.aws_limits import AwsLimits
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
 LOCAL = "127.0.0.1"
@@ -80,12 +85,19 @@ class Urls:
 
 @contextmanager
 def local_stack(
-    ports: Ports, state_dir: Path, verbose: bool = False, retry_delay: int | None = None
+    ports: Ports,
+    state_dir: Path,
+    verbose: bool = False,
+    retry_delay: int | None = None,
+    limits: "AwsLimits | None" = None,
 ) -> Iterator[Urls]:
     """Start every part; on exit stop them in reverse order, whatever happened.
 
     retry_delay, if given, replaces the queues' visibility timeout: how long a failed message
     waits before it is delivered again (AWS: six times the function timeout).
+    limits, if given, is the AWS limits model (local_stack/aws_limits.py) on the functions'
+    clients, their pacing set to its SES rate, and each event source as concurrent as its
+    trigger on AWS.
     """
     with ExitStack() as running:
         step(f"Starting the local AWS (moto) on {LOCAL}")
@@ -102,25 +114,24 @@ def local_stack(
         billing_database = f"sqlite:///{state_dir / 'billing.db'}"
         resources = RESOURCES
         if retry_delay is not None:
-            queues = tuple(replace(q, visibility_timeout=retry_delay) for q in RESOURCES.queues)
+            queues = tuple(
+                replace(q, visibility_timeout=_visibility(q.name, retry_delay, limits))
+                for q in RESOURCES.queues
+            )
             resources = replace(RESOURCES, queues=queues)
         provisioned = provision(boto3.session.Session(), billing_database, resources)
         # The handlers' settings go to them typed, not through this process's environment
         # (which keeps only the endpoint and credentials boto3 reads).
         from chalicelib.services import build_services, set_services
-        from chalicelib.settings import Settings
 
         # Bound now, so the emails can link to the storefront's address (port 0: a free one).
         web_listener = running.enter_context(_web_listener(ports.web))
         storefront_url = f"http://{LOCAL}:{web_listener.getsockname()[1]}"
-        settings = Settings.from_env(
-            {
-                **provisioned.environment,
-                "STOREFRONT_URL": storefront_url,
-                "STUCK_AFTER_MINUTES": str(LOCAL_STUCK_AFTER_MINUTES),
-            }
-        )
-        services = build_services(settings)
+        local_settings = {
+            "STOREFRONT_URL": storefront_url,
+            "STUCK_AFTER_MINUTES": str(LOCAL_STUCK_AFTER_MINUTES),
+        }
+        services = build_services(*_functions_settings(provisioned, limits, local_settings))
         set_services(services)
         business_metrics = _business_metrics(running, state_dir)
 
@@ -139,7 +150,7 @@ def local_stack(
         callers = issue_callers(boto3.client("iam"), stage_arn)
         gateway = LocalApiGateway(app, callers, stage_arn, region)
         api = running.enter_context(_serve(gateway, ports.api, "the order API"))
-        sources = _event_sources(app, module, provisioned)
+        sources = _event_sources(app, module, provisioned, limits)
         running.enter_context(_polling(sources))
         step(f"Event sources poll {', '.join(s.queue_url.rsplit('/', 1)[1] for s in sources)}")
         running.enter_context(_sns_triggers(app, module, provisioned, retry_delay))
@@ -260,9 +271,43 @@ def _every(seconds: float, run: Callable[[], None]) -> Iterator[None]:
         thread.join(timeout=10)
 
 
-def _event_sources(app: Any, module: Any, provisioned: Provisioned) -> list[SqsEventSource]:
+# The notifications consumer's batch size (app.py's @app.on_sqs_message).
+NOTIFICATIONS_BATCH_SIZE = 10
+
+
+def _visibility(queue: str, retry_delay: int, limits: "AwsLimits | None") -> int:
+    """retry_delay, but with email paced, never shorter than a paced batch takes: a message
+    visible again while its email is still being sent would be sent twice."""
+    if limits is None or queue != "order-notifications":
+        return retry_delay
+    from chalicelib.pacing import paced_batch_seconds
+
+    batch = paced_batch_seconds(limits.limits.ses_send_rate, NOTIFICATIONS_BATCH_SIZE)
+    return max(retry_delay, math.ceil(2 * batch) + 5)
+
+
+def _functions_settings(
+    provisioned: Provisioned, limits: "AwsLimits | None", local: dict[str, str]
+) -> tuple["Settings", boto3.session.Session]:
+    """The functions' settings (the provisioned ones and the local stack's own) and the session
+    their clients come from (limited, if asked)."""
+    from chalicelib.settings import Settings
+
+    session = boto3.session.Session()
+    environment = {**provisioned.environment, **local}
+    if limits is not None:
+        limits.install(session)  # before any client is built: clients copy its handlers
+        environment["SES_MAX_SEND_RATE"] = str(limits.limits.ses_send_rate)
+    return Settings.from_env(environment), session
+
+
+def _event_sources(
+    app: Any, module: Any, provisioned: Provisioned, limits: "AwsLimits | None" = None
+) -> list[SqsEventSource]:
     """One event source per SQS subscription the app declares, as its event source mapping."""
     from chalice.app import SQSEventConfig
+
+    from local_stack.aws_limits import trigger_concurrency
 
     sqs = boto3.client("sqs")
     return [
@@ -273,6 +318,7 @@ def _event_sources(app: Any, module: Any, provisioned: Provisioned) -> list[SqsE
             handler=getattr(module, config.name),
             function_name=config.name,
             batch_size=config.batch_size,
+            concurrency=1 if limits is None else trigger_concurrency(config.name, limits.limits),
         )
         for config in app.event_sources
         if isinstance(config, SQSEventConfig) and config.queue is not None
@@ -316,8 +362,11 @@ def _mailbox_simulator(account: str, region: str) -> MailboxSimulator:
 def _polling(sources: list[SqsEventSource]) -> Iterator[None]:
     stop = threading.Event()
     threads = [
-        threading.Thread(target=source.run, args=(stop,), name=source.queue_url, daemon=True)
+        threading.Thread(
+            target=source.run, args=(stop,), name=f"{source.queue_url}#{n}", daemon=True
+        )
         for source in sources
+        for n in range(source.concurrency)
     ]
     for thread in threads:
         thread.start()

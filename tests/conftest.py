@@ -28,6 +28,7 @@ import moto  # noqa: F401  # before BOTO3_SESSION, see there
 import pytest
 from chalice.test import Client
 
+from chalicelib.adapters.order_store import counter_name
 from chalicelib.observability import logger
 from chalicelib.services import Services, build_services, get_services, reset_services, set_services
 from chalicelib.settings import Settings
@@ -167,13 +168,9 @@ def order_item(order_id: str) -> dict[str, Any] | None:
 
 
 def counter(name: str) -> int:
-    item = (
-        BOTO3_SESSION.resource("dynamodb")
-        .Table("counters")
-        .get_item(Key={"name": name})
-        .get("Item")
-    )
-    return int(item["value"]) if item else 0
+    """The counter's value: the sum of its shards (see COUNTER_SHARDS in the order store)."""
+    items = BOTO3_SESSION.resource("dynamodb").Table("counters").scan(ConsistentRead=True)["Items"]
+    return sum(int(item["value"]) for item in items if counter_name(str(item["name"])) == name)
 
 
 def invoke(client: Client, function: str, *records: dict[str, Any]) -> list[str]:

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +37,12 @@ class StackProcess:
 
 
 @contextmanager
-def running_stack(work_dir: Path, startup_timeout: float = 120) -> Iterator[StackProcess]:
-    """The whole local stack, on free ports, until the block ends; stopped by its pid."""
+def running_stack(
+    work_dir: Path, startup_timeout: float = 120, options: Sequence[str] = ()
+) -> Iterator[StackProcess]:
+    """The whole local stack, on free ports, until the block ends; stopped by its pid.
+
+    options: more of the run command's options (`--aws-limits`, ...)."""
     urls_file = work_dir / "urls.json"
     state_dir = work_dir / "state"
     log_path = work_dir / "stack.log"
@@ -54,6 +58,7 @@ def running_stack(work_dir: Path, startup_timeout: float = 120) -> Iterator[Stac
         "--urls-file",
         str(urls_file),
         *FREE_PORTS,
+        *options,
     ]
     with log_path.open("w") as log:
         stack = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

@@ -58,6 +58,7 @@ def _run_batch(
         lambda record: work(record, services),
         services.dead_letters,
         services.settings.max_receive_count,
+        services.contention,
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from chalicelib.adapters import CLIENT_CONFIG
 from chalicelib.adapters.catalog import DynamoCatalog
@@ -21,12 +22,15 @@ from chalicelib.adapters.mailer import SesMailer
 from chalicelib.adapters.order_store import DynamoOrderStore
 from chalicelib.adapters.parameters import secure_string
 from chalicelib.adapters.publisher import SnsEventPublisher
+from chalicelib.adapters.requeue import SqsRequeue
 from chalicelib.adapters.sql.contacts import SqlContactBook
 from chalicelib.adapters.sql.database import database_from_url
 from chalicelib.adapters.sql.ledger import SqlLedger
 from chalicelib.communications import GuestEmailLimit
+from chalicelib.contention import Contention
 from chalicelib.email_details import EmailDetails
 from chalicelib.fx import fetch_feed
+from chalicelib.pacing import email_pacer
 from chalicelib.settings import Settings
 
 
@@ -37,9 +41,16 @@ class LazyClient:
     would otherwise build all six, and most call two or three.
     """
 
-    def __init__(self, session: boto3.session.Session, service: str, lock: threading.Lock) -> None:
+    def __init__(
+        self,
+        session: boto3.session.Session,
+        service: str,
+        lock: threading.Lock,
+        config: Config = CLIENT_CONFIG,
+    ) -> None:
         self._session: Any = session
         self._service = service
+        self._config = config
         # One lock per session: a boto3 session is not safe to build clients from in
         # parallel (the local stack's event sources share these services across threads).
         self._lock = lock
@@ -57,7 +68,7 @@ class LazyClient:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = self._session.client(self._service, config=CLIENT_CONFIG)
+                    self._client = self._session.client(self._service, config=self._config)
         return self._client
 
     def __getattr__(self, name: str) -> Any:
@@ -80,6 +91,8 @@ class Services:
     in_flight: DynamoInFlightOrders
     fetch_rates_feed: Callable[[], bytes] = fetch_feed
     clients: tuple[LazyClient, ...] = ()
+    # How queue consumers ride out transaction conflicts and throttling (None: they don't).
+    contention: Contention | None = None
 
     def warm_up(self) -> None:
         """Build every client now: for a long-lived process, not for a Lambda cold start."""
@@ -108,13 +121,18 @@ def reset_services() -> None:
     set_services(None)
 
 
-def build_services(settings: Settings, session: boto3.session.Session | None = None) -> Services:
+def build_services(
+    settings: Settings,
+    session: boto3.session.Session | None = None,
+    client_config: Config = CLIENT_CONFIG,
+) -> Services:
+    """The services, their clients built from session (tests: with their own client_config)."""
     session = session or boto3.session.Session()
     lock = threading.Lock()
     clients: list[LazyClient] = []
 
     def client(service: str) -> LazyClient:
-        clients.append(LazyClient(session, service, lock))
+        clients.append(LazyClient(session, service, lock, client_config))
         return clients[-1]
 
     database = database_from_url(settings.billing_database_url, session, client)
@@ -126,6 +144,7 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
         if settings.order_link_key_parameter
         else None
     )
+    sqs = client("sqs")
     return Services(
         settings=settings,
         documents=S3OrderDocuments(client("s3"), settings.orders_bucket),
@@ -136,13 +155,14 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
             counters_table=settings.counters_table,
         ),
         publisher=SnsEventPublisher(client("sns"), settings.order_events_topic_arn),
-        dead_letters=SqsDeadLetters(client("sqs")),
+        dead_letters=SqsDeadLetters(sqs),
         ledger=ledger,
         contacts=SqlContactBook(database),
         mailer=SesMailer(
             client("sesv2"),
             sender=settings.ses_sender,
             configuration_set=settings.ses_configuration_set,
+            pacer=email_pacer(settings.ses_max_send_rate),
         ),
         catalog=catalog,
         guest_emails=GuestEmailLimit(ledger, per_hour=settings.guest_emails_per_hour),
@@ -154,4 +174,5 @@ def build_services(settings: Settings, session: boto3.session.Session | None = N
         ),
         in_flight=DynamoInFlightOrders(dynamodb, settings.orders_table),
         clients=tuple(clients),
+        contention=Contention(SqsRequeue(sqs)),
     )

@@ -52,6 +52,11 @@ class Settings:
     # An order not final this long after it was placed is stuck: the watchdog logs it and
     # counts it (StuckOrders). Past the queues' five attempts 180 s apart (15 min), with room.
     stuck_after_minutes: int = 30
+    # The account's SES maximum send rate (emails a second; SendQuota.MaxSendRate of sesv2
+    # GetAccount, which deploy/stage_config.py writes per stage). The notifications consumer
+    # paces its sends to it (chalicelib/pacing.py). None: unpaced (the local stack without
+    # its limits model, the tests).
+    ses_max_send_rate: float | None = None
 
     @property
     def cancellation_window(self) -> timedelta:
@@ -89,6 +94,7 @@ class Settings:
             storefront_url=environ.get("STOREFRONT_URL", "").rstrip("/"),
             order_link_key_parameter=_link_key_parameter(environ),
             stuck_after_minutes=_count(environ, "STUCK_AFTER_MINUTES", cls.stuck_after_minutes, 1),
+            ses_max_send_rate=_rate(environ, "SES_MAX_SEND_RATE"),
         )
 
 
@@ -114,4 +120,18 @@ def _count(environ: Mapping[str, str], name: str, default: int, minimum: int) ->
         raise problem from None
     if value < minimum:
         raise problem
+    return value
+
+
+def _rate(environ: Mapping[str, str], name: str) -> float | None:
+    """A positive rate (a number a second), or None when unset."""
+    raw = environ.get(name)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name}={raw!r}: must be a positive number (a rate per second)")
     return value

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import metrics, tracing
 from chalicelib.adapters.dead_letters import SqsDeadLetters
+from chalicelib.contention import Contention
 from chalicelib.failures import PermanentFailure, is_throttling
 from chalicelib.observability import log_context, logger
 from order_contracts import CORRELATION_ID_ATTRIBUTE
@@ -30,11 +31,13 @@ def run(
     work: RecordWork,
     dead_letters: SqsDeadLetters,
     max_receive_count: int,
+    contention: Contention | None = None,
 ) -> Any:
     """Run work on each record and report only the failed ones (batchItemFailures).
 
     Needs ReportBatchItemFailures on the event source mapping; without it Lambda would
-    treat the whole batch as done (see ARCHITECTURE.md).
+    treat the whole batch as done (see ARCHITECTURE.md). With contention, a record that meets
+    a transaction conflict or throttling is retried, then put back on its queue, never failed.
     """
     # Never raise for an all-failed batch: the response already says which records failed.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -52,11 +55,30 @@ def run(
                 function_name=function_name,
             ),
         ):
-            _attempt(record, work, dead_letters, max_receive_count)
+            _attempt(record, _riding_out(work, contention), dead_letters, max_receive_count)
 
     return process_partial_response(
         event=event, record_handler=handle, processor=processor, context=context
     )
+
+
+def _riding_out(work: RecordWork, contention: Contention | None) -> RecordWork:
+    """work, retried through contention and, past that, put back on its queue as done."""
+    if contention is None:
+        return work
+
+    def attempt(record: SQSRecord) -> None:
+        try:
+            contention.backoff.run(lambda: work(record))
+        except Exception as failure:
+            if not contention.put_back(record, failure):
+                raise
+            # Put back with a delay: retried later, and counted as any retry is.
+            if is_throttling(failure):
+                metrics.count(Metric.RECORDS_THROTTLED)
+            metrics.count(Metric.RECORDS_RETRIED)
+
+    return attempt
 
 
 def _attempt(

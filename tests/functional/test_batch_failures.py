@@ -9,6 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.pacing import notifications_concurrency
 from deploy.batch_failures import NoQueueTriggers, report_batch_item_failures
 from tests import ROOT
 from tests.conftest import BOTO3_SESSION
@@ -66,8 +67,21 @@ def test_every_sqs_trigger_of_the_stage_reports_batch_item_failures() -> None:
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         queue = mapping["EventSourceArn"].rsplit(":", 1)[1]
         caps[queue] = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
-    # The billing database's and SES's consumers are capped; fulfilment scales freely.
-    assert caps == {"order-fulfillment": None, "order-billing": 5, "order-notifications": 5}
+    # The billing database's and SES's consumers are capped; fulfilment scales freely. With
+    # no SES rate known, the notifications cap is the production default's (14 a second).
+    assert caps == {"order-fulfillment": None, "order-billing": 5, "order-notifications": 3}
+
+    # An account whose SES quota was raised to 50 a second: more environments, each paced.
+    report_batch_item_failures(lambda_client, "prod", send_rate=50)
+    notifications = [
+        mapping
+        for mapping in lambda_client.list_event_source_mappings()["EventSourceMappings"]
+        if mapping["EventSourceArn"].endswith(":order-notifications")
+    ]
+    assert [m["ScalingConfig"]["MaximumConcurrency"] for m in notifications] == [
+        notifications_concurrency(50)
+    ]
+    assert notifications_concurrency(50) > 2
 
 
 @mock_aws

@@ -5,6 +5,8 @@ The store against its fake is in tests/functional/test_port_contracts.py; racing
 the local AWS server in tests/system/test_order_store.py.
 """
 
+from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +19,7 @@ from local_stack.resources import Provisioned
 from order_contracts import CurrencyMismatch, Order, PriceChanged, StockShortage
 from tests.conftest import EventTap, Inventory, counter, invoke, order_item
 from tests.factories import order, placed, s3_notification, sqs_record
+from tests.functional.conftest import LimitedAws
 from tests.vectors import VALID, raw_body
 
 
@@ -186,3 +189,33 @@ def test_prices_compare_as_numbers_not_as_text(
 
     assert order_item("ord-1")["status"] == "RESERVED"
     assert inventory.level("POT-IRON") == 3
+
+
+def test_no_item_outside_an_orders_skus_is_written_by_more_than_a_few_orders(
+    client: Client, aws_limits: Callable[..., LimitedAws]
+) -> None:
+    """Each order's DynamoDB writes, as the limits model records them at the botocore layer.
+
+    One item that every order writes caps the whole system at its 1,000 write units a second
+    (500 reservations) and makes overlapping orders conflict: the order count is sharded.
+    """
+    limited = aws_limits()
+    skus = ["TEA-EARLGREY", "MUG-BLUE", "TEA-MATCHA", "DATES-1KG"]
+    inventory = Inventory()
+    for sku in skus:
+        inventory.stock(sku, 1000)
+    orders = [order(f"ord-{n:03}", [(skus[n % 4], 1, "4.50")]) for n in range(60)]
+    writers: dict[tuple[str, str], set[str]] = {}
+
+    for o in orders:
+        before = Counter(limited.model.writes)
+        process(client, o)
+        for item in Counter(limited.model.writes) - before:
+            writers.setdefault(item, set()).add(o.order_id)
+
+    assert all(order_item(o.order_id)["status"] == "RESERVED" for o in orders)
+    outside = {item: ids for item, ids in writers.items() if item[0] != "inventory"}
+    assert outside  # the orders and the count were written, and recorded
+    busiest = max(len(ids) for ids in outside.values())
+    assert busiest <= len(orders) // 10, sorted(outside, key=lambda i: -len(outside[i]))[:3]
+    assert counter(ORDERS_RESERVED) == 60

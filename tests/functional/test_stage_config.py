@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 from moto.cloudformation.parsing import get_model_map
 
@@ -28,6 +29,7 @@ from deploy.stacks import STACKS
 from deploy.templates import Template, load_template
 from local_stack.resources import RESOURCES
 from tests import ROOT
+from tests.conftest import BOTO3_SESSION
 
 CHALICE_DIR = ROOT / "chalice_app" / ".chalice"
 PARAMETERS = {
@@ -239,9 +241,9 @@ def test_the_stage_configuration_comes_from_the_stacks_outputs(
     shutil.copytree(CHALICE_DIR, chalice_dir)
     dev_before = json.loads((chalice_dir / "config.json").read_text())["stages"]["dev"]
 
-    stage_config.main(
-        ["--stage", "prod", "--region", "us-east-1", "--chalice-dir", str(chalice_dir)]
-    )
+    # moto has no sesv2 GetAccount: the send rate is given (test_ses_send_rate_* read it).
+    arguments = ["--stage", "prod", "--region", "us-east-1", "--chalice-dir", str(chalice_dir)]
+    stage_config.main([*arguments, "--ses-send-rate", "14"])
 
     config = json.loads((chalice_dir / "config.json").read_text())
     assert config["stages"]["dev"] == dev_before
@@ -250,6 +252,7 @@ def test_the_stage_configuration_comes_from_the_stacks_outputs(
     environment = prod["environment_variables"]
     settings = Settings.from_env(environment)
     assert settings.max_receive_count == 5
+    assert settings.ses_max_send_rate == 14
     assert settings.order_events_topic_arn in _topic_arns(deployed)
     assert settings.orders_bucket == f"{RESOURCES.bucket.name_prefix}-123456789012-us-east-1"
     assert (settings.ses_sender, settings.ses_configuration_set) == (
@@ -332,3 +335,20 @@ def test_the_stage_configuration_comes_from_the_stacks_outputs(
         if resource in send["Resource"]:
             name = name.removesuffix("identity/*")  # held to the sender by the condition
         assert "*" not in name.removesuffix("/orders/*").removesuffix(":*"), resource
+
+
+def test_ses_send_rate_is_the_accounts_max_send_rate() -> None:
+    sesv2 = BOTO3_SESSION.client("sesv2", region_name="us-east-1")
+    with Stubber(sesv2) as stub:
+        stub.add_response(
+            "get_account",
+            {"SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": 3.0}},
+        )
+        assert stage_config.ses_send_rate(sesv2) == 14.0
+
+
+def test_ses_send_rate_unreadable_leaves_email_unpaced() -> None:
+    sesv2 = BOTO3_SESSION.client("sesv2", region_name="us-east-1")
+    with Stubber(sesv2) as stub:
+        stub.add_client_error("get_account", "AccessDeniedException", http_status_code=403)
+        assert stage_config.ses_send_rate(sesv2) is None

@@ -5,6 +5,7 @@ The command itself, on moto, is in tests/functional/test_batch_failures.py.
 
 import json
 import re
+from typing import Any
 
 from deploy.batch_failures import MAXIMUM_CONCURRENCY
 from tests import ROOT
@@ -13,11 +14,16 @@ MERGE_TEMPLATE = ROOT / "chalice_app" / "merge-template.json"
 
 
 def test_the_caps_are_the_packaged_templates() -> None:
-    resources = json.loads(MERGE_TEMPLATE.read_text())["Resources"]
+    template = json.loads(MERGE_TEMPLATE.read_text())
+    resources = template["Resources"]
+
+    def value(cap: Any) -> Any:  # a literal, or a parameter's default
+        return template["Parameters"][cap["Ref"]]["Default"] if isinstance(cap, dict) else cap
+
     packaged = {
-        re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower(): source["Properties"]["ScalingConfig"][
-            "MaximumConcurrency"
-        ]
+        re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower(): value(
+            source["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+        )
         for name, resource in resources.items()
         for source in resource.get("Properties", {}).get("Events", {}).values()
         if "ScalingConfig" in source.get("Properties", {})

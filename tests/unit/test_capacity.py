@@ -38,7 +38,8 @@ def test_every_limit_names_its_aws_source() -> None:
 def test_a_cap_is_the_limit_divided_by_the_use_per_order() -> None:
     default = SCENARIOS["default"]
     assert hop("SNS publish").orders_per_second(default) == 30_000 / 4
-    assert hop("DynamoDB, one item every order").orders_per_second(default) == 500
+    # The order counts: 64 shards of 1,000 write units, 2 units a reservation.
+    assert hop("DynamoDB, the order counts").orders_per_second(default) == 64 * 1_000 / 2
     assert math.isinf(hop("SQS standard queues").orders_per_second(default))
     # Little's law: concurrent executions / execution seconds per order
     communications = hop("Lambda SQS trigger, customer_communications")
@@ -58,7 +59,7 @@ def test_the_projects_settings_are_read_from_where_they_are_defined() -> None:
     [
         ("new", "SES sending rate", 1),
         ("default", "SES sending rate", 14),
-        ("raised", "DynamoDB, one item every order writes", 500),
+        ("raised", "SES sending rate", 1_000),
     ],
 )
 def test_the_binding_limit_of_each_configuration(
@@ -74,7 +75,7 @@ def test_only_caps_on_all_orders_can_bind() -> None:
     throttled = dataclasses.replace(SCENARIOS["raised"], place_order_requests_per_second=1)
     assert hop("API Gateway, PUT").orders_per_second(throttled) == 1
     assert binding(throttled).scope == "all orders"
-    assert binding(throttled).orders_per_second(throttled) == 500
+    assert binding(throttled).orders_per_second(throttled) == 1_000
 
 
 def test_make_bench_reports_each_configurations_binding_limit() -> None:
@@ -83,7 +84,7 @@ def test_make_bench_reports_each_configurations_binding_limit() -> None:
 
     said: list[str] = []
     figures = capacity(said.append)
-    assert [s["binding_orders_per_second"] for s in figures["scenarios"].values()] == [1, 14, 500]
+    assert [s["binding_orders_per_second"] for s in figures["scenarios"].values()] == [1, 14, 1_000]
     assert len(said) == 3
     results = {
         "started_at": "2026-11-30T12:00:00+00:00",

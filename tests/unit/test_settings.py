@@ -39,3 +39,17 @@ def test_links_in_emails_need_the_signing_key_parameter() -> None:
         }
     )
     assert settings.storefront_url == "https://shop.example.com"
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, None), ("14", 14.0), ("0.5", 0.5)])
+def test_the_ses_send_rate_is_a_setting_unset_meaning_unpaced(
+    value: str | None, expected: float | None
+) -> None:
+    environ = REQUIRED if value is None else {**REQUIRED, "SES_MAX_SEND_RATE": value}
+    assert Settings.from_env(environ).ses_max_send_rate == expected
+
+
+@pytest.mark.parametrize("value", ["fast", "0", "-3", "inf", "nan"])
+def test_a_bad_ses_send_rate_fails_at_start_naming_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="SES_MAX_SEND_RATE"):
+        Settings.from_env({**REQUIRED, "SES_MAX_SEND_RATE": value})

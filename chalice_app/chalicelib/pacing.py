@@ -1,0 +1,68 @@
+"""Pace email to the account's SES sending rate.
+
+SES refuses sends past the account's maximum send rate (1 a second in the sandbox, 14 by
+default in production). The notifications consumer runs in at most `notifications_concurrency`
+execution environments at once (its trigger's MaximumConcurrency), and each environment runs
+one invocation at a time; so each environment sends at most rate / concurrency emails a second
+and all of them together stay within the rate. Both numbers come from one function, here, so the
+trigger (deploy/, merge-template.json, the local stack) and the pacing cannot disagree.
+"""
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# SQS event sources accept a MaximumConcurrency of 2 to 1,000.
+MINIMUM_CONCURRENCY = 2
+MAXIMUM_CONCURRENCY = 1000
+# What one environment sends in a second when it sends one email after another: a SendEmail
+# takes some 50-100 ms, and rendering and the claim (four SQL statements) up to 100 ms more.
+# An estimate, on the safe side: more environments than the rate needs only pace each one
+# slower, fewer would leave the quota unused. bench/capacity.py uses the same figure.
+EMAILS_PER_SECOND_PER_ENVIRONMENT = 5.0
+
+
+def notifications_concurrency(send_rate: float) -> int:
+    """The notifications trigger's MaximumConcurrency for an SES send rate (emails a second)."""
+    needed = math.ceil(send_rate / EMAILS_PER_SECOND_PER_ENVIRONMENT)
+    return max(MINIMUM_CONCURRENCY, min(MAXIMUM_CONCURRENCY, needed))
+
+
+def rate_per_environment(send_rate: float) -> float:
+    return send_rate / notifications_concurrency(send_rate)
+
+
+@dataclass
+class Pacer:
+    """At most `per_second` calls of wait() a second in each thread, evenly spaced.
+
+    Per thread: on Lambda a container runs one invocation at a time, and the local stack runs
+    each poller of an event source (an execution environment) in a thread of its own.
+    """
+
+    per_second: float
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _next: threading.local = field(default_factory=threading.local, repr=False)
+
+    def wait(self) -> None:
+        now = self.clock()
+        due: float | None = getattr(self._next, "at", None)
+        if due is not None and now < due:
+            self.sleep(due - now)
+            now = due
+        self._next.at = now + 1 / self.per_second
+
+
+def email_pacer(send_rate: float | None) -> Pacer | None:
+    """The pacer of one notifications environment; None when no rate is set (unpaced)."""
+    return Pacer(rate_per_environment(send_rate)) if send_rate else None
+
+
+def paced_batch_seconds(send_rate: float, batch_size: int) -> float:
+    """How long one environment's paced batch of emails takes at least: it must fit in the
+    function's timeout, and the queue's visibility timeout must outlast it, or its last
+    messages are delivered again while it still sends them (and sent twice)."""
+    return (batch_size - 1) / rate_per_environment(send_rate)

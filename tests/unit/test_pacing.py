@@ -1,0 +1,98 @@
+"""chalicelib/pacing.py: the notifications trigger's concurrency and each environment's pace
+follow the SES send rate, so that together they never exceed it."""
+
+import threading
+
+import pytest
+
+from chalicelib.pacing import (
+    Pacer,
+    email_pacer,
+    notifications_concurrency,
+    paced_batch_seconds,
+    rate_per_environment,
+)
+
+
+@pytest.mark.parametrize(
+    ("send_rate", "concurrency"),
+    [(1, 2), (10, 2), (14, 3), (15, 3), (16, 4), (50, 10), (100000, 1000)],
+)
+def test_the_notifications_concurrency_follows_the_send_rate_within_sqs_bounds(
+    send_rate: float, concurrency: int
+) -> None:
+    assert notifications_concurrency(send_rate) == concurrency
+
+
+@pytest.mark.parametrize("send_rate", [0.5, 1, 14, 50, 200])
+def test_all_environments_together_send_at_most_the_rate(send_rate: float) -> None:
+    assert rate_per_environment(send_rate) * notifications_concurrency(send_rate) == pytest.approx(
+        send_rate
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_pacer_spaces_its_calls_evenly() -> None:
+    clock = Clock()
+    pacer = Pacer(4, clock, clock.sleep)
+    times = []
+    for _ in range(5):
+        pacer.wait()
+        times.append(clock.now)
+    assert times == [0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_a_pacer_does_not_wait_when_its_calls_are_slower_than_its_rate() -> None:
+    clock = Clock()
+    pacer = Pacer(4, clock, clock.sleep)
+    pacer.wait()
+    clock.now = 10
+    pacer.wait()
+    assert clock.now == 10
+
+
+def test_each_thread_is_an_environment_of_its_own() -> None:
+    clock = Clock()
+    waits: list[float] = []
+    pacer = Pacer(1, clock, waits.append)
+    pacer.wait()
+    other = threading.Thread(target=pacer.wait)
+    other.start()
+    other.join()
+    assert waits == []  # the other thread's first call does not wait for this one's
+
+
+def test_no_rate_no_pacing() -> None:
+    assert email_pacer(None) is None
+    pacer = email_pacer(14)
+    assert pacer is not None
+    assert pacer.per_second == pytest.approx(14 / 3)  # three environments share 14 a second
+
+
+def test_a_paced_batch_fits_in_the_functions_timeout_even_in_the_sandbox() -> None:
+    """Else Lambda would stop the invocation mid-batch, and its emails be sent again."""
+    from chalice.app import SQSEventConfig
+
+    from app import app
+    from local_stack.resources import FUNCTION_TIMEOUT_SECONDS
+    from local_stack.stack import NOTIFICATIONS_BATCH_SIZE
+
+    [notifications] = [
+        config
+        for config in app.event_sources
+        if isinstance(config, SQSEventConfig) and config.name == "customer_communications"
+    ]
+    assert notifications.batch_size == NOTIFICATIONS_BATCH_SIZE
+    sandbox = 1.0
+    assert paced_batch_seconds(sandbox, notifications.batch_size) == 18
+    assert paced_batch_seconds(sandbox, notifications.batch_size) < FUNCTION_TIMEOUT_SECONDS
