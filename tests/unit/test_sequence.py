@@ -1,0 +1,32 @@
+"""make deploy's dry run and step list (deploy/sequence.py), without AWS."""
+
+from deploy import sequence
+from deploy.stacks import STACKS
+
+
+def test_the_dry_run_is_the_plan_then_the_remaining_steps_and_needs_no_aws() -> None:
+    lines = sequence.dry_run("production", "shop.example.com", "")
+    text = "\n".join(lines)
+    for stack in STACKS:
+        assert stack.name in text
+    assert "DomainName = shop.example.com (given)" in text
+    assert "Still required" not in text
+    tail = lines[lines.index("Then, for environment production (Chalice stage prod):") + 1 :]
+    assert [line.split(":")[0].strip() for line in tail] == [
+        "stage-configuration",
+        "migration",
+        "serverless",
+        "batch-failures",
+        "rates",
+        "web-secret",
+        "web-fleet",
+    ]
+
+
+def test_deploy_follows_the_readme_order() -> None:
+    names = [step.name for step in sequence.deploy_steps()]
+    stacks = [stack.key for stack in STACKS if not stack.deployed_by_ansible]
+    assert names[: len(stacks)] == stacks
+    assert names.index("migration") < names.index("serverless") < names.index("batch-failures")
+    assert names.index("batch-failures") < names.index("rates") < names.index("web-fleet")
+    assert names.index("web-secret") < names.index("web-fleet")
