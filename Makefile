@@ -80,14 +80,17 @@ redrive: $(STAMP) ## Dead letters back to their queue on AWS: QUEUE=order-fulfil
 
 # One command each way (deploy/sequence.py), on the caller's account and region as redrive:
 # every step of README "Deploying to AWS" in order; a re-run changes nothing. DRY_RUN=1 prints
-# the plan without AWS; SKIP="web-fleet ..." skips steps; DELETE_DATA=1 lets destroy delete
+# the plan without AWS; PARAMETERS="network.NatGateways=per-az ..." gives stacks more
+# parameters; SKIP="web-fleet ..." skips steps; DELETE_DATA=1 lets destroy delete
 # the tables, buckets and billing database too.
 SEQUENCE_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
 SEQUENCE_SKIP := $(foreach step,$(SKIP),--skip $(step))
+SEQUENCE_PARAMETERS := $(foreach parameter,$(PARAMETERS),--parameter $(parameter))
 deploy: $(STAMP) $(if $(DRY_RUN),,$(ANSIBLE_STAMP)) ## Deploy everything to AWS, in order: STAGE=production DOMAIN=shop.example.com [HOSTED_ZONE_ID=Z...] [DRY_RUN=1]
 	@test -n "$(STAGE)" -a -n "$(DOMAIN)" || { echo "usage: make deploy STAGE=production|staging DOMAIN=shop.example.com [HOSTED_ZONE_ID=Z...] [DRY_RUN=1] [SKIP=step]"; exit 2; }
 	@$(SEQUENCE_ENV) $(BIN)/python -m deploy.sequence deploy --stage $(STAGE) --domain $(DOMAIN) \
-	  $(if $(HOSTED_ZONE_ID),--hosted-zone-id $(HOSTED_ZONE_ID)) $(if $(DRY_RUN),--dry-run) $(SEQUENCE_SKIP)
+	  $(if $(HOSTED_ZONE_ID),--hosted-zone-id $(HOSTED_ZONE_ID)) $(if $(DRY_RUN),--dry-run) \
+	  $(SEQUENCE_PARAMETERS) $(SEQUENCE_SKIP)
 
 destroy: $(STAMP) ## Tear an environment down, keeping its data: STAGE=production [DELETE_DATA=1]
 	@test -n "$(STAGE)" || { echo "usage: make destroy STAGE=production|staging [DELETE_DATA=1] [SKIP=step]"; exit 2; }

@@ -21,7 +21,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from chalicelib.adapters.sql.ledger import SqlLedger
 from deploy import stack_ops
 from deploy.batch_failures import report_batch_item_failures
 from deploy.migrate import billing_database_url
-from deploy.plan import capabilities, plan
+from deploy.plan import capabilities, parse_overrides, plan
 from deploy.stacks import STACKS, Stack
 from deploy.stage_config import APP_NAME, CHALICE_DIR, EVENT_FUNCTIONS, configure_stage
 from deploy.templates import load_template, template_body
@@ -64,6 +64,8 @@ class Environment:
     stage: str
     domain: str = ""
     hosted_zone_id: str = ""
+    # More stack parameters: stack key -> name -> value (--parameter network.NatGateways=per-az).
+    overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     chalice_dir: Path = CHALICE_DIR
     say: Say = print
     poll_seconds: float = 15
@@ -95,14 +97,14 @@ class Step:
 
 
 def stack_parameters(env: Environment, stack: Stack) -> dict[str, str]:
+    given = dict(env.overrides.get(stack.key, {}))
     if stack.key == "messaging":
-        return {"SenderDomain": env.domain}
+        given["SenderDomain"] = env.domain
     if stack.key == "edge":
-        return {
-            "DomainName": env.domain,
-            **({"HostedZoneId": env.hosted_zone_id} if env.hosted_zone_id else {}),
-        }
-    return {}
+        given["DomainName"] = env.domain
+        if env.hosted_zone_id:
+            given["HostedZoneId"] = env.hosted_zone_id
+    return given
 
 
 def pending_certificate(env: Environment) -> str | None:
@@ -461,59 +463,57 @@ def run_steps(env: Environment, steps: Sequence[Step], skip: Sequence[str] = ())
     return outcomes
 
 
-def dry_run(stage: str, domain: str, hosted_zone_id: str) -> list[str]:
-    overrides = {
-        "messaging": {"SenderDomain": domain},
-        "edge": {
-            "DomainName": domain,
-            **({"HostedZoneId": hosted_zone_id} if hosted_zone_id else {}),
-        },
-    }
-    lines = plan(overrides)
-    lines.append(
-        f"Then, for environment {stage} (Chalice stage {CHALICE_STAGES.get(stage, stage)}):"
-    )
+def dry_run(env: Environment) -> list[str]:
+    lines = plan({stack.key: stack_parameters(env, stack) for stack in STACKS})
+    lines.append(f"Then, for environment {env.stage} (Chalice stage {env.chalice_stage}):")
     lines += [f"  {step.name}: {step.why}" for step in deploy_steps()[len(STACKS) - 1 :]]
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     actions = parser.add_subparsers(dest="action", required=True)
     up = actions.add_parser("deploy", help="deploy the environment (again: changes nothing)")
     up.add_argument("--domain", required=True, help="the shop's name and the email sender's domain")
+    up.add_argument("--hosted-zone-id", default="", help="the domain's Route 53 zone, if here")
     up.add_argument(
-        "--hosted-zone-id", default="", help="the domain's Route 53 zone, if in this account"
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="STACK.NAME=VALUE",
+        help="another stack parameter, such as network.NatGateways=per-az (repeatable)",
     )
     up.add_argument("--dry-run", action="store_true", help="print the plan; needs no AWS")
     down = actions.add_parser("destroy", help="tear the environment down")
     down.add_argument(
-        "--delete-data", action="store_true", help="also the tables, buckets, database"
+        "--delete-data", action="store_true", help="the tables, buckets, database too"
     )
     for action in (up, down):
-        action.add_argument(
-            "--stage", required=True, choices=sorted(CHALICE_STAGES), help="the environment"
-        )
-        action.add_argument(
-            "--skip", action="append", default=[], metavar="STEP", help="skip a step"
-        )
+        action.add_argument("--stage", required=True, choices=sorted(CHALICE_STAGES))
+        action.add_argument("--skip", action="append", default=[], metavar="STEP")
         action.add_argument("--region", help="the region (default: the AWS configuration's)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
     arguments = parser.parse_args(argv)
-    if arguments.action == "deploy" and arguments.dry_run:
-        print("\n".join(dry_run(arguments.stage, arguments.domain, arguments.hosted_zone_id)))
-        return
-    session = boto3.session.Session(region_name=arguments.region)
+    deploying = arguments.action == "deploy"
+    try:
+        overrides = parse_overrides(arguments.parameter) if deploying else {}
+    except ValueError as error:
+        parser.exit(2, f"error: {error}\n")
     env = Environment(
-        session,
+        boto3.session.Session(region_name=arguments.region),
         arguments.stage,
         getattr(arguments, "domain", ""),
         getattr(arguments, "hosted_zone_id", ""),
+        overrides,
     )
-    steps = (
-        deploy_steps()
-        if arguments.action == "deploy"
-        else destroy_steps(env, arguments.delete_data)
-    )
+    if deploying and arguments.dry_run:
+        print("\n".join(dry_run(env)))
+        return
+    steps = deploy_steps() if deploying else destroy_steps(env, arguments.delete_data)
     try:
         run_steps(env, steps, arguments.skip)
     except (StopForOperator, stack_ops.WaitElsewhere) as stop:
@@ -521,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(WAITING_FOR_OPERATOR) from None
     except (stack_ops.StackFailed, RuntimeError) as error:
         parser.exit(1, f"error: {error}\n")
-    if arguments.action == "destroy" and not arguments.delete_data:
+    if not deploying and not arguments.delete_data:
         print(KEPT)
 
 

@@ -1,16 +1,25 @@
 """make deploy's dry run and step list (deploy/sequence.py), without AWS."""
 
+import boto3
+
 from deploy import sequence
 from deploy.stacks import STACKS
 
 
 def test_the_dry_run_is_the_plan_then_the_remaining_steps_and_needs_no_aws() -> None:
-    lines = sequence.dry_run("production", "shop.example.com", "")
+    env = sequence.Environment(
+        boto3.session.Session(region_name="us-east-1"),
+        "production",
+        "shop.example.com",
+        overrides={"network": {"NatGateways": "per-az"}},
+    )
+    lines = sequence.dry_run(env)
     text = "\n".join(lines)
     for stack in STACKS:
         assert stack.name in text
     assert "DomainName = shop.example.com (given)" in text
     assert "Still required" not in text
+    assert "NatGateways = per-az (given)" in text
     tail = lines[lines.index("Then, for environment production (Chalice stage prod):") + 1 :]
     assert [line.split(":")[0].strip() for line in tail] == [
         "stage-configuration",
