@@ -17,6 +17,7 @@ billing database and what it stands on) unless --delete-data.
 """
 
 import argparse
+import hashlib
 import secrets
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.sql.database import database_from_url
@@ -183,11 +185,33 @@ def _run(command: Sequence[str], cwd: Path, say: Say) -> None:
         raise RuntimeError(f"{command[0]} exited with {result.returncode}")
 
 
+def app_fingerprint(app_dir: Path, stage: str) -> str:
+    """What `chalice deploy` would deploy: every file of the app, its config and policies."""
+    digest = hashlib.sha256(stage.encode())
+    skipped = {"deployed", "deployments", "__pycache__"}
+    for path in sorted(app_dir.rglob("*")):
+        if path.is_file() and not skipped & set(path.relative_to(app_dir).parts):
+            digest.update(str(path.relative_to(app_dir)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _deployed_record(env: Environment) -> Path:
+    # Beside chalice's own record of the stage (.chalice/deployed/<stage>.json).
+    return env.chalice_dir / "deployed" / f"{env.chalice_stage}.fingerprint"
+
+
 def serverless(env: Environment) -> str:
-    # chalice compares with .chalice/deployed/<stage>.json and updates what differs.
+    # chalice deploy updates every function and makes a new API deployment each time: run it
+    # only when the app, its configuration or its policy changed since the last one.
+    fingerprint = app_fingerprint(env.chalice_dir.parent, env.chalice_stage)
+    record = _deployed_record(env)
+    if record.exists() and record.read_text() == fingerprint:
+        return "unchanged"
     chalice = str(Path(sys.executable).with_name("chalice"))
     _run([chalice, "deploy", "--stage", env.chalice_stage], env.chalice_dir.parent, env.say)
-    return "deployed (chalice updates only what differs)"
+    record.parent.mkdir(exist_ok=True)
+    record.write_text(fingerprint)
+    return "deployed"
 
 
 def _mapping_settings(env: Environment) -> dict[str, Any]:
@@ -234,20 +258,28 @@ def web_secret_key(env: Environment) -> str:
     return "created"
 
 
+def web_fleet_unset(inventory: Path) -> list[str]:
+    """What the playbooks refuse to run without, still unset (they check it themselves too)."""
+    own = yaml.safe_load((inventory / "group_vars" / "all.yml").read_text()) or {}
+    shared = yaml.safe_load((REPOSITORY / "playbooks" / "group_vars" / "all.yml").read_text())
+    unset = []
+    if not str(own.get("order_pipeline_account_id") or ""):
+        unset.append(f"order_pipeline_account_id in {inventory}/group_vars/all.yml")
+    if not str(shared.get("order_pipeline_ssm_agent_sha256") or ""):
+        unset.append("order_pipeline_ssm_agent_sha256 in playbooks/group_vars/all.yml")
+    return unset
+
+
 def web_fleet(env: Environment) -> str:
     inventory = REPOSITORY / "playbooks" / "inventories" / env.stage
-    playbook = Path(sys.executable).with_name("ansible-playbook")
-    ansible = REPOSITORY / ".venv-ansible" / "bin" / "ansible-playbook"
-    command = [str(ansible if ansible.exists() else playbook), "-i", str(inventory), "site.yml"]
-    try:
-        _run(command, REPOSITORY / "playbooks", env.say)
-    except RuntimeError as error:
+    if unset := web_fleet_unset(inventory):
         raise StopForOperator(
-            f"{error}. The account check and the SSM Agent pin stop it until set: "
-            f"order_pipeline_account_id in {inventory}/group_vars/all.yml and "
-            "order_pipeline_ssm_agent_sha256 in playbooks/group_vars/all.yml "
-            '(README "Web hosts with Ansible"). Then run `make deploy` again.'
-        ) from error
+            "The web fleet needs, before its first run: "
+            + "; ".join(unset)
+            + ' (README "Web hosts with Ansible"). Set them, then run `make deploy` again.'
+        )
+    ansible = REPOSITORY / ".venv-ansible" / "bin" / "ansible-playbook"
+    _run([str(ansible), "-i", str(inventory), "site.yml"], REPOSITORY / "playbooks", env.say)
     return "converged (site.yml: a run with nothing new changes nothing)"
 
 
@@ -305,6 +337,7 @@ def delete_serverless(env: Environment) -> str:
         return "absent"
     chalice = str(Path(sys.executable).with_name("chalice"))
     _run([chalice, "delete", "--stage", env.chalice_stage], env.chalice_dir.parent, env.say)
+    _deployed_record(env).unlink(missing_ok=True)
     return "deleted"
 
 

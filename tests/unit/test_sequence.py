@@ -1,5 +1,7 @@
 """make deploy's dry run and step list (deploy/sequence.py), without AWS."""
 
+from pathlib import Path
+
 import boto3
 
 from deploy import sequence
@@ -39,3 +41,24 @@ def test_deploy_follows_the_readme_order() -> None:
     assert names.index("migration") < names.index("serverless") < names.index("batch-failures")
     assert names.index("batch-failures") < names.index("rates") < names.index("web-fleet")
     assert names.index("web-secret") < names.index("web-fleet")
+
+
+def test_the_web_fleet_step_names_what_the_playbooks_need_before_the_first_run() -> None:
+    """The committed inventories leave the account id and the agent's pin to the operator."""
+    unset = sequence.web_fleet_unset(sequence.REPOSITORY / "playbooks" / "inventories" / "staging")
+    assert [item.split(" in ")[0] for item in unset] == [
+        "order_pipeline_account_id",
+        "order_pipeline_ssm_agent_sha256",
+    ]
+
+
+def test_chalice_deploy_runs_again_only_when_the_app_changed(tmp_path: Path) -> None:
+    app = tmp_path / "chalice_app"
+    (app / ".chalice" / "deployed").mkdir(parents=True)
+    (app / "app.py").write_text("app = 1\n")
+    first = sequence.app_fingerprint(app, "prod")
+    (app / ".chalice" / "deployed" / "prod.json").write_text("{}")  # chalice's own record
+    assert sequence.app_fingerprint(app, "prod") == first
+    assert sequence.app_fingerprint(app, "staging") != first
+    (app / "app.py").write_text("app = 2\n")
+    assert sequence.app_fingerprint(app, "prod") != first
