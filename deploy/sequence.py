@@ -552,7 +552,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (StopForOperator, stack_ops.WaitElsewhere) as stop:
         print(f"\n==> Waiting for you:\n{stop}")
         raise SystemExit(WAITING_FOR_OPERATOR) from None
-    except (stack_ops.StackFailed, RuntimeError) as error:
+    except (stack_ops.StackFailed, RuntimeError, ClientError) as error:
         parser.exit(1, f"error: {error}\n")
     if not deploying and not arguments.delete_data:
         print(KEPT)
