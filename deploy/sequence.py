@@ -18,6 +18,7 @@ billing database and what it stands on) unless --delete-data.
 
 import argparse
 import hashlib
+import os
 import secrets
 import subprocess
 import sys
@@ -536,8 +537,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         overrides = parse_overrides(arguments.parameter) if deploying else {}
     except ValueError as error:
         parser.exit(2, f"error: {error}\n")
+    # boto3 reads AWS_DEFAULT_REGION, the AWS CLI also AWS_REGION: either will do here.
+    session = boto3.session.Session(region_name=arguments.region or os.environ.get("AWS_REGION"))
     env = Environment(
-        boto3.session.Session(region_name=arguments.region),
+        session,
         arguments.stage,
         getattr(arguments, "domain", ""),
         getattr(arguments, "hosted_zone_id", ""),
@@ -546,6 +549,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if deploying and arguments.dry_run:
         print("\n".join(dry_run(env)))
         return
+    if not session.region_name:
+        parser.exit(2, "error: no region: export AWS_REGION (or give --region)\n")
+    # chalice and ansible-playbook, run by the steps, work in the same region.
+    os.environ["AWS_DEFAULT_REGION"] = session.region_name
     steps = deploy_steps() if deploying else destroy_steps(env, arguments.delete_data)
     try:
         run_steps(env, steps, arguments.skip)

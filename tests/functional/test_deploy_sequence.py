@@ -186,12 +186,15 @@ def test_the_edge_stack_stops_for_the_certificates_dns_record(env: sequence.Envi
 
 
 def test_destroy_keeps_the_data_unless_told_then_deletes_in_an_order_that_works(
-    env: sequence.Environment, capsys: pytest.CaptureFixture[str]
+    env: sequence.Environment,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sequence.run_steps(env, _steps(), SKIP)
     cloudformation = env.client("cloudformation")
 
-    # As `make destroy STAGE=production` runs it.
+    # As `make destroy STAGE=production` runs it (it sets the region for its subprocesses).
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     sequence.main(["destroy", "--stage", "production", "--region", "us-east-1"])
     printed = capsys.readouterr().out.splitlines()
     assert [line for line in printed if line.startswith("==> ")] == [
