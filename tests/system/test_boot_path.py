@@ -326,6 +326,13 @@ def test_a_booted_host_serves_signals_success_and_a_second_boot_changes_nothing(
         assert _in_container(container, "systemctl", "is-enabled", ssm_agent.UNIT) == "enabled"
         assert _in_container(container, "systemctl", "is-active", ssm_agent.UNIT) == "active"
         assert _in_container(container, "systemctl", "is-enabled", "ssh.service") == "masked"
+        # It booted against IMDSv2 only: the metadata service refuses a request without a token.
+        no_token = _in_container(
+            container,
+            *("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"),
+            "http://169.254.169.254/latest/meta-data/instance-id",
+        )
+        assert no_token == "401"
         first_output = instance.output()
         dpkg_log = (instance.rootfs / "var" / "log" / "dpkg.log").read_text()
     first_recaps = _recaps(first_output)
