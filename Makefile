@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/chalice_app:$(CURDIR)/ec2_tier
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help run redrive trace test check lint typecheck templates playbooks-lint unit functional system \
+.PHONY: help run redrive trace deploy destroy test check lint typecheck templates playbooks-lint unit functional system \
 	system-packages bench bench-tools wheel wheelhouse package ansible-venv lock clean
 
 help: ## Show the targets
@@ -89,6 +89,25 @@ trace: $(STAMP) ## An order's timeline from every log line: ORDER=id [LOCAL=1 | 
 	  echo "       make trace ORDER=web-0123abcd [STAGE=prod]   CloudWatch Logs Insights, with your AWS environment"; \
 	  exit 2; }
 	@$(if $(TRACE_LOCAL),,$(REDRIVE_ENV)) $(BIN)/python -m ops.trace $(TRACE_LOCAL) $(if $(TRACE_LOCAL),,$(TRACE_AWS)) $(ORDER)
+
+# One command each way (deploy/sequence.py), on the caller's account and region as redrive:
+# every step of README "Deploying to AWS" in order; a re-run changes nothing. DRY_RUN=1 prints
+# the plan without AWS; PARAMETERS="network.NatGateways=per-az ..." gives stacks more
+# parameters; SKIP="web-fleet ..." skips steps; DELETE_DATA=1 lets destroy delete
+# the tables, buckets and billing database too.
+SEQUENCE_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
+SEQUENCE_SKIP := $(foreach step,$(SKIP),--skip $(step))
+SEQUENCE_PARAMETERS := $(foreach parameter,$(PARAMETERS),--parameter $(parameter))
+deploy: $(STAMP) $(if $(DRY_RUN),,$(ANSIBLE_STAMP)) ## Deploy everything to AWS, in order: STAGE=production DOMAIN=shop.example.com [HOSTED_ZONE_ID=Z...] [DRY_RUN=1]
+	@test -n "$(STAGE)" -a -n "$(DOMAIN)" || { echo "usage: make deploy STAGE=production|staging DOMAIN=shop.example.com [HOSTED_ZONE_ID=Z...] [DRY_RUN=1] [SKIP=step]"; exit 2; }
+	@$(SEQUENCE_ENV) $(BIN)/python -m deploy.sequence deploy --stage $(STAGE) --domain $(DOMAIN) \
+	  $(if $(HOSTED_ZONE_ID),--hosted-zone-id $(HOSTED_ZONE_ID)) $(if $(SES_SEND_RATE),--ses-send-rate $(SES_SEND_RATE)) $(if $(DRY_RUN),--dry-run) \
+	  $(SEQUENCE_PARAMETERS) $(SEQUENCE_SKIP)
+
+destroy: $(STAMP) ## Tear an environment down, keeping its data: STAGE=production [DELETE_DATA=1]
+	@test -n "$(STAGE)" || { echo "usage: make destroy STAGE=production|staging [DELETE_DATA=1] [SKIP=step]"; exit 2; }
+	@$(SEQUENCE_ENV) $(BIN)/python -m deploy.sequence destroy --stage $(STAGE) \
+	  $(if $(DELETE_DATA),--delete-data) $(SEQUENCE_SKIP)
 
 test: check templates playbooks-lint system-packages system ## Every check CI runs: make check, templates, playbooks, then the system tests
 

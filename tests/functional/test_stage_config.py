@@ -14,22 +14,21 @@ import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-from moto.cloudformation.parsing import get_model_map
 
 from chalicelib.adapters.sql.database import database_from_url
 from chalicelib.settings import Settings
 from deploy import stage_config
 from deploy.stacks import STACKS
-from deploy.templates import Template, load_template
+from deploy.templates import load_template
 from local_stack.resources import RESOURCES
 from tests import ROOT
 from tests.conftest import BOTO3_SESSION
+from tests.moto_stacks import moto_subset, stand_ins
 
 CHALICE_DIR = ROOT / "chalice_app" / ".chalice"
 PARAMETERS = {
@@ -75,88 +74,20 @@ STAND_IN_OUTPUTS = {
 }
 
 
-def _mentions(node: Any, names: set[str]) -> bool:
-    text = json.dumps(node)
-    return any(
-        f'"Ref": "{n}"' in text or f'["{n}", ' in text or f"${{{n}}}" in text or f"${{{n}." in text
-        for n in names
-    )
-
-
-def moto_subset(template: Template) -> tuple[Template, set[str], set[str]]:
-    """The template without what moto cannot create; also the cut types and outputs."""
-    supported = set(get_model_map())
-    resources = dict(template["Resources"])
-    cut = {name for name, r in resources.items() if r["Type"] not in supported}
-    cut_types = {resources[name]["Type"] for name in cut}
-    while True:
-        dependent = {
-            name
-            for name, resource in resources.items()
-            if name not in cut and _mentions(resource.get("Properties", {}), cut)
-        }
-        if not dependent:
-            break
-        cut |= dependent
-    kept = {name: dict(r) for name, r in resources.items() if name not in cut}
-    for resource in kept.values():
-        if "DependsOn" in resource:
-            resource["DependsOn"] = [d for d in _as_list(resource["DependsOn"]) if d not in cut]
-    outputs = template.get("Outputs", {})
-    cut_outputs = {name for name, output in outputs.items() if _mentions(output, cut)}
-    subset = {
-        **template,
-        "Resources": kept,
-        "Outputs": {n: o for n, o in outputs.items() if n not in cut_outputs},
-    }
-    return subset, cut_types, cut_outputs
-
-
-def _as_list(node: Any) -> list[Any]:
-    return node if isinstance(node, list) else [node]
-
-
-def _stand_ins(session: boto3.session.Session) -> dict[str, dict[str, str]]:
-    """What CloudFormation would have output, from the same resources made through their APIs."""
-    sesv2 = session.client("sesv2")
-    sesv2.create_configuration_set(ConfigurationSetName="order-pipeline")
-    sesv2.create_email_identity(EmailIdentity="shop.example.com")
-    secret = session.client("secretsmanager").create_secret(
-        Name="order-pipeline-billing-master", SecretString='{"username": "billing_admin"}'
-    )
-    cluster = session.client("rds").create_db_cluster(
-        DBClusterIdentifier="order-pipeline-billing",
-        Engine="aurora-postgresql",
-        DatabaseName="billing",
-        MasterUsername="billing_admin",
-        ManageMasterUserPassword=True,
-    )
-    return {
-        "messaging": {
-            "SesConfigurationSetName": "order-pipeline",
-            "SesIdentityName": "shop.example.com",
-        },
-        "data": {
-            "BillingClusterArn": cluster["DBCluster"]["DBClusterArn"],
-            "BillingSecretArn": secret["ARN"],
-        },
-    }
-
-
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[boto3.session.Session]:
     """Every stack of the issue created in moto's CloudFormation, in deploy order."""
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
         cloudformation = session.client("cloudformation")
-        stand_ins = _stand_ins(session)
+        outputs_made = stand_ins(session)
         for stack in STACKS:
             if stack.deployed_by_ansible:
                 continue
             subset, cut_types, cut_outputs = moto_subset(load_template(stack.template))
             assert cut_types == NOT_IN_MOTO[stack.key], stack.key
             assert STAND_IN_OUTPUTS.get(stack.key, set()) <= cut_outputs
-            for name, literal in stand_ins.get(stack.key, {}).items():
+            for name, literal in outputs_made.get(stack.key, {}).items():
                 export = {"Name": f"{stack.name}-{name}"}
                 subset["Outputs"][name] = {"Value": literal, "Export": export}
             parameters = [

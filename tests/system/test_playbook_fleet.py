@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from local_stack.moto_server import LocalAws
-from tests import ROOT
+from tests import ROOT, ssm_agent
 
 PLAYBOOKS = ROOT / "playbooks"
 ANSIBLE_PLAYBOOK = ROOT / ".venv-ansible" / "bin" / "ansible-playbook"
@@ -270,8 +270,40 @@ def test_a_new_version_is_a_new_launch_template_version(
     assert len(user_data) == 2
 
 
-def test_the_release_is_published_once_per_version(moto_aws: Prerequisites) -> None:
-    changed, output = run_play(moto_aws, "release.yml", {})
+@pytest.fixture(scope="module")
+def agent_pin(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """No internet here: the release pins a stand-in of AWS's SSM Agent package, built here."""
+    package = ssm_agent.build(tmp_path_factory.mktemp("ssm-agent"))
+    return {
+        "order_pipeline_ssm_agent_url": package.as_uri(),
+        "order_pipeline_ssm_agent_sha256": ssm_agent.sha256(package),
+    }
+
+
+def test_the_release_refuses_an_agent_that_is_not_the_pinned_one(
+    moto_aws: Prerequisites, agent_pin: dict[str, str]
+) -> None:
+    for pin in ("", "0" * 64):
+        variables = {**agent_pin, "order_pipeline_ssm_agent_sha256": pin}
+        result = play(moto_aws, "release.yml", variables)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output[-3000:]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_aws.endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    assert (
+        s3.list_objects_v2(Bucket="order-pipeline-artifacts-test", Prefix="web/")["KeyCount"] == 0
+    )
+
+
+def test_the_release_is_published_once_per_version(
+    moto_aws: Prerequisites, agent_pin: dict[str, str]
+) -> None:
+    changed, output = run_play(moto_aws, "release.yml", agent_pin)
     assert changed == 1, output[-3000:]
     s3 = boto3.client(
         "s3",
@@ -298,9 +330,10 @@ def test_the_release_is_published_once_per_version(moto_aws: Prerequisites) -> N
         "roles/order_web/tasks/main.yml",
         f"wheelhouse/order_web-{version}-py3-none-any.whl",
         "collections/ansible_collections/amazon/aws/plugins/lookup/ssm_parameter.py",
+        "amazon-ssm-agent.deb",
     ):
         assert name in names, name
     assert any(name.startswith("controller-wheels/ansible_core-") for name in names)
     # A version is published once: the same version again changes nothing.
-    changed, output = run_play(moto_aws, "release.yml", {})
+    changed, output = run_play(moto_aws, "release.yml", agent_pin)
     assert changed == 0, output[-3000:]
