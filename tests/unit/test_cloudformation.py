@@ -581,3 +581,21 @@ def test_the_reviews_smaller_risks_stay_fixed(all_templates: dict[str, Template]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     readers = [s for s in statements if "ssm:GetParameter" in as_list(s["Action"])]
     assert [s["Sid"] for s in readers] == ["ReadSecretKey"]
+
+
+def test_the_account_wide_api_gateway_logging_role_outlives_the_stack_and_can_be_left_alone(
+    all_templates: dict[str, Template],
+) -> None:
+    """One role per account and region: deleting our stack must not leave the account's
+    setting naming a deleted role, and an account whose setting is already in use can keep it."""
+    security = all_templates["security"]
+    role = security["Resources"]["ApiGatewayLoggingRole"]
+    assert role["DeletionPolicy"] == "Retain"
+    assert role["UpdateReplacePolicy"] == "Retain"
+    assert "RoleName" not in role["Properties"]  # a redeploy never meets its own old name
+    account = security["Resources"]["ApiGatewayAccount"]
+    assert role["Condition"] == account["Condition"] == "SettingApiGatewayLoggingRole"
+    assert security["Parameters"]["SetApiGatewayLoggingRole"]["AllowedValues"] == [
+        "true",
+        "false",
+    ]
