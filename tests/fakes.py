@@ -20,7 +20,6 @@ from chalicelib.communications import Contact, EmailStatus, Outcome
 from chalicelib.emails import Email
 from chalicelib.fx import EuroRate
 from chalicelib.orders import (
-    FINAL_STATUSES,
     OrderAlreadyRecorded,
     OrderRecord,
     ReservationRefused,
@@ -37,6 +36,7 @@ from order_contracts import (
 )
 from order_contracts.events import RejectionReason
 from order_contracts.money import has_at_most_minor_units, round_money
+from order_contracts.status import FINAL_STATUSES
 
 
 @dataclass

@@ -18,43 +18,40 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from botocore.exceptions import ClientError
-
+from chalicelib.failures import THROTTLING_CODES, aws_error_responses, error_code
 from chalicelib.observability import logger
 
 T = TypeVar("T")
 
 # The message attribute that counts the copies put back so far (absent on the first).
 REQUEUES_ATTRIBUTE = "contention_requeues"
-# Error codes that mean "the same request may succeed later": DynamoDB and SES throttling
-# (the codes botocore's standard mode treats as throttling, the ones these services return),
-# and a plain write that met an ongoing transaction on its item.
-RETRYABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "TransactionConflictException",
-        "TransactionInProgressException",
-    }
+# Error codes that mean "the same request may succeed later": every code botocore's standard
+# mode treats as throttling (chalicelib.failures, one list for the retries and the metric: SNS's
+# Throttling, S3's SlowDown, SES's TooManyRequestsException, DynamoDB's...), and a plain write
+# that met an ongoing transaction on its item.
+RETRYABLE_CODES = THROTTLING_CODES | {"TransactionConflictException"}
+# Cancellation reasons of a transaction that say "not now", not "no" (TransactWriteItems:
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
+CONTENDED_REASONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 )
-# Cancellation reasons of a transaction that say "not now", not "no".
-CONTENDED_REASONS = frozenset({"TransactionConflict", "ThrottlingError"})
 # SQS's DelaySeconds is at most 15 minutes.
 MAX_SQS_DELAY_SECONDS = 900
 
 
 def is_contention(error: BaseException) -> bool:
-    """Whether AWS refused the request for now (contention or throttling), not for good."""
-    if not isinstance(error, ClientError):
-        return False
-    code = error.response.get("Error", {}).get("Code")
+    """Whether AWS refused the request for now (contention or throttling), not for good: the
+    error itself or the AWS error that caused it."""
+    return any(_contended(response) for response in aws_error_responses(error))
+
+
+def _contended(response: dict[str, Any]) -> bool:
+    code = error_code(response)
     if code in RETRYABLE_CODES:
         return True
     if code != "TransactionCanceledException":
         return False
-    reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
+    reasons = {reason.get("Code") for reason in response.get("CancellationReasons", [])}
     # A failed condition in the same transaction is an answer (out of stock, already
     # recorded): the store turns those into outcomes before this is ever asked.
     return bool(reasons & CONTENDED_REASONS) and reasons <= CONTENDED_REASONS | {"None", None}
@@ -78,7 +75,7 @@ class Backoff:
         for attempt in range(self.attempts - 1):
             try:
                 return work()
-            except ClientError as error:
+            except Exception as error:
                 if not is_contention(error):
                     raise
                 wait = self.delay(attempt)
@@ -142,8 +139,8 @@ class Contention:
 
 
 def _code(error: BaseException) -> str:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code"))
+    for response in aws_error_responses(error):
+        return str(error_code(response))
     return type(error).__name__
 
 

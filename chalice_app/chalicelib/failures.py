@@ -1,4 +1,8 @@
-"""Failures whose message is the reason a dead-lettered message carries."""
+"""Failures whose message is the reason a dead-lettered message carries, and how to tell an
+AWS refusal that is "not now" (throttling) from one that is "no"."""
+
+from collections.abc import Iterator
+from typing import Any
 
 
 class PermanentFailure(Exception):
@@ -40,14 +44,24 @@ THROTTLING_CODES = frozenset(
 )
 
 
-def is_throttling(failure: BaseException) -> bool:
-    """An AWS throttling error, or a failure caused by one (ClientError, duck-typed)."""
+def aws_error_responses(failure: BaseException) -> Iterator[dict[str, Any]]:
+    """The AWS error responses of failure and of the failures that caused it, outermost first
+    (ClientError's `response`, duck-typed: an adapter may wrap one in an error of its own)."""
     seen: BaseException | None = failure
     for _ in range(10):  # a chain of causes is short; never loop on a cyclic one
         if seen is None:
-            return False
+            return
         response = getattr(seen, "response", None)
-        if isinstance(response, dict) and response.get("Error", {}).get("Code") in THROTTLING_CODES:
-            return True
+        if isinstance(response, dict):
+            yield response
         seen = seen.__cause__ or seen.__context__
-    return False
+
+
+def error_code(response: dict[str, Any]) -> str | None:
+    code = response.get("Error", {}).get("Code")
+    return str(code) if code is not None else None
+
+
+def is_throttling(failure: BaseException) -> bool:
+    """An AWS throttling error, or a failure caused by one."""
+    return any(error_code(r) in THROTTLING_CODES for r in aws_error_responses(failure))

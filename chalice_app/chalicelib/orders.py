@@ -10,7 +10,7 @@ tests/fakes.py.
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 from order_contracts import (
     AnyEvent,
@@ -24,11 +24,12 @@ from order_contracts import (
     parse_event,
 )
 from order_contracts.events import RejectionReason
+from order_contracts.status import Status
 
-OrderStatus = Literal["RECEIVED", "RESERVED", "REJECTED", "BILLED", "CONFIRMED", "CANCELLED"]
-# Nothing moves an order out of these. A recorded order in any other status is in flight: the
-# stuck-order watchdog (watchdog.py) finds those that stay so too long.
-FINAL_STATUSES: frozenset[OrderStatus] = frozenset({"REJECTED", "CONFIRMED", "CANCELLED"})
+# The contract's statuses, one definition for both doors. A recorded order outside
+# FINAL_STATUSES is in flight: the stuck-order watchdog (watchdog.py) finds those that stay so
+# too long.
+OrderStatus = Status
 
 
 @dataclass(frozen=True)

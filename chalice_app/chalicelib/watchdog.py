@@ -19,8 +19,9 @@ from itertools import islice
 from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.observability import log_context, logger, utc_now
-from chalicelib.orders import FINAL_STATUSES, OrderRecord, OrderStore
+from chalicelib.orders import OrderRecord, OrderStore
 from order_contracts import parse_event
+from order_contracts.status import FINAL_STATUSES
 
 if TYPE_CHECKING:
     from chalicelib.services import Services

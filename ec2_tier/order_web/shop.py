@@ -42,7 +42,7 @@ from order_contracts.links import (
     LinkRefused,
 )
 from order_contracts.order import MAX_QUANTITY
-from order_contracts.status import OrderStatusView
+from order_contracts.status import HOLDING_STOCK, OrderStatusView
 from order_web.extensions import order_links, services, utc_now, web_settings
 from order_web.metrics import count_order_placed
 from order_web.orders import (
@@ -161,7 +161,7 @@ def order_status(order_id: str) -> Response | str | tuple[str, int]:
         return _follow_link(order_id, token, "status")
     holder = _holder(order_id)
     status = _status(order_id)
-    cancelling = order_id in session.get("cancelling", []) and status.status != "CANCELLED"
+    cancelling = _cancel_in_flight(status)
     cancel_until = status.cancellable_until(web_settings().cancellation_window)
     can_cancel = (
         holder.may_cancel
@@ -345,8 +345,18 @@ def _window_rule() -> str:
     return f"orders can be cancelled within {hours:g} hours of being placed"
 
 
+def _cancel_in_flight(status: OrderStatusView) -> bool:
+    """This session asked to cancel the order and the pipeline has not answered yet.
+
+    Only while the order holds stock: the pipeline may also settle the request by rejecting
+    the order first (billing refused its currency); then there is nothing to wait for, and a
+    page that kept refreshing "until your order is cancelled" would refresh for ever.
+    """
+    return status.order_id in session.get("cancelling", []) and status.status in HOLDING_STOCK
+
+
 def _status_page(status: OrderStatusView, code: int) -> tuple[str, int]:
-    cancelling = status.order_id in session.get("cancelling", [])
+    cancelling = _cancel_in_flight(status)
     page = render_template(
         "status.html",
         status=status,

@@ -123,6 +123,28 @@ def test_the_session_that_placed_an_order_cancels_it_and_its_stock_comes_back(
     assert ">Cancel order</button>" not in done
 
 
+def test_a_cancel_the_pipeline_settles_by_rejecting_the_order_first_stops_the_refresh(
+    shop: FlaskClient, client: Any, aws: Provisioned
+) -> None:
+    """The storefront asked while the order was RESERVED; billing then rejected it (say, its
+    currency) before fulfillment handled the cancel: nothing is left to wait for."""
+    order_id = placed_and_recorded(shop, client, aws)
+    assert cancel(shop, order_id).status_code == 303
+    assert "We are cancelling this order" in shop.get(f"/orders/{order_id}").get_data(as_text=True)
+    BOTO3_SESSION.resource("dynamodb").Table("orders").update_item(
+        Key={"order_id": order_id},
+        UpdateExpression="SET #status = :rejected",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":rejected": "REJECTED"},
+    )
+
+    page = shop.get(f"/orders/{order_id}").get_data(as_text=True)
+
+    assert "REJECTED" in page
+    assert "We are cancelling this order" not in page
+    assert 'http-equiv="refresh"' not in page
+
+
 def test_a_repeated_cancel_publishes_nothing_more_and_changes_nothing(
     shop: FlaskClient, client: Any, aws: Provisioned
 ) -> None:

@@ -23,6 +23,13 @@ def error(code: str, reasons: list[str] | None = None) -> ClientError:
     return ClientError(response, "Operation")  # type: ignore[arg-type]
 
 
+def wrapped(cause: BaseException) -> BaseException:
+    try:
+        raise RuntimeError("the adapter's own words") from cause
+    except RuntimeError as failure:
+        return failure
+
+
 @pytest.mark.parametrize(
     ("failure", "contended"),
     [
@@ -40,6 +47,13 @@ def error(code: str, reasons: list[str] | None = None) -> ClientError:
         (error("ProvisionedThroughputExceededException"), True),
         (error("ThrottlingException"), True),
         (error("TransactionConflictException"), True),
+        (error("TransactionCanceledException", ["ProvisionedThroughputExceeded"]), True),
+        # Throttling from the other services a consumer calls: SNS, S3.
+        (error("Throttling"), True),
+        (error("SlowDown"), True),
+        # An adapter's own error, raised from a throttled call.
+        (wrapped(error("ThrottlingException")), True),
+        (wrapped(error("ValidationException")), False),
         (error("ValidationException"), False),
         (error("MessageRejected"), False),
         (RuntimeError("boom"), False),

@@ -17,7 +17,6 @@ from chalicelib.adapters.in_flight import (
     sortable_instant,
 )
 from chalicelib.orders import (
-    FINAL_STATUSES,
     HistoryEntry,
     OrderAlreadyRecorded,
     OrderRecord,
@@ -32,6 +31,7 @@ from order_contracts.events import (
     StockShortage,
 )
 from order_contracts.money import has_at_most_minor_units, round_money
+from order_contracts.status import FINAL_STATUSES
 
 ORDERS_RESERVED = "orders_reserved"
 ORDERS_REJECTED = "orders_rejected"
@@ -162,10 +162,10 @@ class DynamoOrderStore:
             raise
 
     def advance(self, move: Transition) -> OrderRecord | None:
-        step = self._step(move)
+        # The SET clause takes it: _step may end the expression with a REMOVE clause.
+        step = self._step(move, also_set=", billing = :billing" if move.billing else "")
         if move.billing is not None:
             # In its JSON form, as the rejection reasons: an amount keeps its exact digits.
-            step["UpdateExpression"] += ", billing = :billing"
             step["ExpressionAttributeValues"].update(
                 _to_item({":billing": move.billing.model_dump(mode="json")})
             )
