@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 from flask import Flask, Response, abort, jsonify, render_template
 
-from chalicelib.adapters.order_store import counter_name
+from chalicelib.adapters.order_store import counter_totals
 from local_stack.metrics import MetricTotals
 from local_stack.resources import Provisioned
 
@@ -104,12 +104,7 @@ class LocalState:
 
     def counters(self) -> dict[str, int]:
         items = _scan(self._dynamodb.Table(self._provisioned.environment["COUNTERS_TABLE"]))
-        # Each counter is written in shards ("orders_reserved#17"): the count is their sum.
-        totals: dict[str, int] = {}
-        for item in items:
-            name = counter_name(item["name"])
-            totals[name] = totals.get(name, 0) + int(item["value"])
-        return totals
+        return counter_totals(items)
 
     def queues(self) -> list[QueueDepth]:
         urls = self._provisioned.queue_urls

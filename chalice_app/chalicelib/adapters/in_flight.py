@@ -6,10 +6,11 @@ index `orders-in-flight` holds exactly the orders still moving, sorted by placem
 finding those placed before a cutoff is one Query per shard, never a Scan of the table.
 """
 
-import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+
+from chalicelib.adapters import shard
 
 IN_FLIGHT_INDEX = "orders-in-flight"
 SHARD_ATTRIBUTE = "in_flight_shard"
@@ -22,8 +23,7 @@ SHARDS = 4
 
 def shard_of(order_id: str) -> str:
     """The order's index partition: stable, and spread evenly over SHARDS."""
-    digest = hashlib.sha256(order_id.encode()).digest()
-    return str(int.from_bytes(digest[:4], "big") % SHARDS)
+    return str(shard(order_id, SHARDS))
 
 
 def sortable_instant(moment: datetime) -> str:
@@ -42,7 +42,7 @@ class DynamoInFlightOrders:
         The index is eventually consistent: an order that has just become final may still
         be listed, so the caller reads each record before it believes it.
         """
-        for shard in range(SHARDS):
+        for partition in range(SHARDS):
             query: dict[str, Any] = {
                 "TableName": self._orders,
                 "IndexName": IN_FLIGHT_INDEX,
@@ -52,7 +52,7 @@ class DynamoInFlightOrders:
                     "#placed_at": PLACED_AT_ATTRIBUTE,
                 },
                 "ExpressionAttributeValues": {
-                    ":shard": {"S": str(shard)},
+                    ":shard": {"S": str(partition)},
                     ":cutoff": {"S": sortable_instant(cutoff)},
                 },
             }

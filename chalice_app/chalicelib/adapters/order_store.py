@@ -1,7 +1,6 @@
 """The orders, inventory and counters tables in DynamoDB."""
 
-import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
@@ -10,6 +9,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
+from chalicelib.adapters import shard
 from chalicelib.adapters.in_flight import (
     PLACED_AT_ATTRIBUTE,
     SHARD_ATTRIBUTE,
@@ -300,8 +300,7 @@ class DynamoOrderStore:
 
 def counter_shard(order_id: str) -> int:
     """The shard an order counts in: stable (a retry adds to the same item), evenly spread."""
-    digest = hashlib.sha256(order_id.encode()).digest()
-    return int.from_bytes(digest[:4], "big") % COUNTER_SHARDS
+    return shard(order_id, COUNTER_SHARDS)
 
 
 def _shard_name(counter: str, shard: int) -> str:
@@ -311,6 +310,15 @@ def _shard_name(counter: str, shard: int) -> str:
 def counter_name(item_name: str) -> str:
     """The counter of an item of the counters table ("orders_reserved#17": orders_reserved)."""
     return item_name.split("#", 1)[0]
+
+
+def counter_totals(items: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Each counter's value from the counters table's items (a scan): the sum of its shards."""
+    totals: dict[str, int] = {}
+    for item in items:
+        name = counter_name(str(item["name"]))
+        totals[name] = totals.get(name, 0) + int(item["value"])
+    return totals
 
 
 def _failed_condition(reasons: Sequence[Mapping[str, Any]], position: int) -> bool:
