@@ -51,6 +51,13 @@ SECONDS_PER_ORDER = {
 }
 
 
+def _in_flight_shards() -> int:
+    """The stuck-order watchdog's sparse index is written in this many partitions."""
+    from chalicelib.adapters.in_flight import SHARDS
+
+    return SHARDS
+
+
 def _counter_shards() -> int:
     """The order counts are written in this many items, by a hash of the order id."""
     from chalicelib.adapters.order_store import COUNTER_SHARDS
@@ -234,6 +241,14 @@ HOPS: tuple[Hop, ...] = (
         2,
         "write units (in the reservation transaction)",
         _fixed(1_000 * _counter_shards()),
+    ),
+    Hop(
+        f"DynamoDB, the orders-in-flight index ({_in_flight_shards()} shards, by order id)",
+        "1,000 write units/s per partition of a global secondary index",
+        "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html",
+        2,
+        "index write units (the order enters at its reservation, leaves when final)",
+        _fixed(1_000 * _in_flight_shards()),
     ),
     Hop(
         "DynamoDB, one SKU's item (a flash sale of one product)",

@@ -75,7 +75,9 @@ class Metric(Enum):
     )
     ORDERS_CANCELLED = MetricSpec("OrdersCancelled", "Count", "orders cancelled")
     RECORDS_RETRIED = MetricSpec(
-        "RecordsRetried", "Count", "queue records that failed and go back to SQS for another try"
+        "RecordsRetried",
+        "Count",
+        "queue records that failed, or met contention and were put back, for another try",
     )
     RECORDS_DEAD_LETTERED = MetricSpec(
         "RecordsDeadLettered", "Count", "queue records that failed their last try: in a DLQ"
@@ -83,7 +85,7 @@ class Metric(Enum):
     RECORDS_THROTTLED = MetricSpec(
         "RecordsThrottled",
         "Count",
-        "queue records that failed because AWS still throttled a call after botocore's retries",
+        "queue records AWS still throttled after botocore's retries (put back or failed)",
     )
     STUCK_ORDERS = MetricSpec(
         "StuckOrders", "Count", "orders not final N minutes after placement (the watchdog)"

@@ -202,7 +202,7 @@ def cancel_order(order_id: str) -> Response | tuple[str, int]:
         order_id=order_id, requested_at=utc_now(), correlation_id=g.correlation_id
     )
     try:
-        services().publisher.publish(requested)
+        services().publisher.publish(requested, trace_header(request.headers.get(TRACE_HEADER)))
     except IntakeUnavailable:
         current_app.logger.exception("order-intake unreachable")
         flash("We could not cancel your order just now. Nothing has changed; please try again.")
