@@ -186,6 +186,14 @@ def policy(outputs: StackOutputs, stage: str, web_stage: str = "production") -> 
             "Resource": f"{_output(outputs, 'data', 'OrdersTableArn')}/index/{IN_FLIGHT_INDEX}",
         },
         {
+            # The emails name the order's products, read in one batch (chalicelib/adapters/
+            # catalog.py); only the inventory table is read that way.
+            "Sid": "NameTheProductsInEmails",
+            "Effect": "Allow",
+            "Action": "dynamodb:BatchGetItem",
+            "Resource": _output(outputs, "data", "InventoryTableArn"),
+        },
+        {
             # GET /catalog lists the inventory table; the catalog writes are UpdateItem above.
             "Sid": "ListTheCatalog",
             "Effect": "Allow",

@@ -11,7 +11,6 @@ same resources created in moto through their own APIs.
 
 import json
 import shutil
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,12 +22,10 @@ from moto import mock_aws
 from chalicelib.adapters.sql.database import database_from_url
 from chalicelib.settings import Settings
 from deploy import stage_config
-from deploy.stacks import STACKS
-from deploy.templates import load_template
 from local_stack.resources import RESOURCES
 from tests import ROOT
 from tests.conftest import BOTO3_SESSION
-from tests.moto_stacks import moto_subset, stand_ins
+from tests.moto_stacks import create_stacks
 
 CHALICE_DIR = ROOT / "chalice_app" / ".chalice"
 PARAMETERS = {
@@ -79,31 +76,10 @@ def deployed() -> Iterator[boto3.session.Session]:
     """Every stack of the issue created in moto's CloudFormation, in deploy order."""
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
-        cloudformation = session.client("cloudformation")
-        outputs_made = stand_ins(session)
-        for stack in STACKS:
-            if stack.deployed_by_ansible:
-                continue
-            subset, cut_types, cut_outputs = moto_subset(load_template(stack.template))
-            assert cut_types == NOT_IN_MOTO[stack.key], stack.key
-            assert STAND_IN_OUTPUTS.get(stack.key, set()) <= cut_outputs
-            for name, literal in outputs_made.get(stack.key, {}).items():
-                export = {"Name": f"{stack.name}-{name}"}
-                subset["Outputs"][name] = {"Value": literal, "Export": export}
-            parameters = [
-                {"ParameterKey": key, "ParameterValue": value}
-                for key, value in PARAMETERS.get(stack.key, {}).items()
-            ]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # moto's "not supported" for cut conditionals
-                cloudformation.create_stack(
-                    StackName=stack.name,
-                    TemplateBody=json.dumps(subset),
-                    Parameters=parameters,
-                    Capabilities=["CAPABILITY_IAM"],
-                )
-            (described,) = cloudformation.describe_stacks(StackName=stack.name)["Stacks"]
-            assert described["StackStatus"] == "CREATE_COMPLETE", stack.key
+        cuts = create_stacks(session, PARAMETERS)
+        for key, (cut_types, cut_outputs) in cuts.items():
+            assert cut_types == NOT_IN_MOTO[key], key
+            assert STAND_IN_OUTPUTS.get(key, set()) <= cut_outputs
         yield session
 
 
