@@ -59,15 +59,48 @@ class Account:
         return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
 
 
+# The stacks the functions need, and the one they use when it is there: the edge stack (the
+# storefront's address for the emails' links) may be absent, for an API-only stage, or still
+# waiting on its certificate (ACM validation), and then has no outputs yet.
+REQUIRED_STACKS = ("security", "messaging", "data")
+OPTIONAL_STACKS = ("edge",)
+
+
+def _described_outputs(cloudformation: Any, name: str) -> dict[str, str] | None:
+    """The stack's outputs, or None when there is no such stack."""
+    try:
+        (described,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        # CloudFormation's answer for a stack it has not got: ValidationError "... does not exist".
+        if "does not exist" in str(error):
+            return None
+        raise
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
 def read_outputs(
-    cloudformation: Any, keys: Sequence[str] = ("security", "messaging", "data", "edge")
+    cloudformation: Any,
+    keys: Sequence[str] = REQUIRED_STACKS,
+    optional: Sequence[str] = OPTIONAL_STACKS,
 ) -> dict[str, dict[str, str]]:
-    """The outputs of the stacks the serverless half uses, read with DescribeStacks."""
+    """The outputs of the stacks the serverless half uses, read with DescribeStacks; an
+    optional stack that does not exist is left out."""
     outputs: dict[str, dict[str, str]] = {}
-    for key in keys:
-        (described,) = cloudformation.describe_stacks(StackName=stack(key).name)["Stacks"]
-        outputs[key] = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    for key in (*keys, *optional):
+        found = _described_outputs(cloudformation, stack(key).name)
+        if found is not None:
+            outputs[key] = found
+        elif key not in optional:
+            raise StageConfigError(
+                f"stack {stack(key).name} does not exist in this region: deploy the stacks "
+                "first (make deploy, or python -m deploy.sequence), or pass the stacks' --region"
+            )
     return outputs
+
+
+def storefront_url(outputs: StackOutputs) -> str | None:
+    """The storefront's address, or None without an edge stack that has one (yet)."""
+    return outputs.get("edge", {}).get("StorefrontUrl")
 
 
 def _output(outputs: StackOutputs, key: str, name: str) -> str:
@@ -93,10 +126,7 @@ def order_link_key_parameter(web_stage: str) -> str:
 
 def environment(outputs: StackOutputs, web_stage: str = "production") -> dict[str, str]:
     """The Lambda functions' environment (chalicelib.settings reads it)."""
-    return {
-        # The emails link to the storefront's order pages, signed with the web tier's key.
-        "STOREFRONT_URL": _output(outputs, "edge", "StorefrontUrl"),
-        "ORDER_LINK_KEY_PARAMETER": order_link_key_parameter(web_stage),
+    variables = {
         "ORDERS_BUCKET": _output(outputs, "data", "OrdersBucketName"),
         "ORDERS_TABLE": _output(outputs, "data", "OrdersTableName"),
         "INVENTORY_TABLE": _output(outputs, "data", "InventoryTableName"),
@@ -109,6 +139,12 @@ def environment(outputs: StackOutputs, web_stage: str = "production") -> dict[st
         # The handlers dead-letter on this receive; it must equal the queues' maxReceiveCount.
         "MAX_RECEIVE_COUNT": _output(outputs, "messaging", "MaxReceiveCount"),
     }
+    storefront = storefront_url(outputs)
+    if storefront:
+        # The emails link to the storefront's order pages, signed with the web tier's key.
+        variables["STOREFRONT_URL"] = storefront
+        variables["ORDER_LINK_KEY_PARAMETER"] = order_link_key_parameter(web_stage)
+    return variables
 
 
 def ses_send_rate(sesv2: Any) -> float | None:
@@ -264,12 +300,6 @@ def policy(outputs: StackOutputs, stage: str, web_stage: str = "production") -> 
             "Resource": _output(outputs, "data", "BillingSecretArn"),
         },
         {
-            "Sid": "ReadTheOrderLinkKey",
-            "Effect": "Allow",
-            "Action": "ssm:GetParameter",
-            "Resource": account.arn("ssm", f"parameter{order_link_key_parameter(web_stage)}"),
-        },
-        {
             # Queues, topics, the bucket, the tables, the secret and the link key's
             # SecureString are encrypted with this key.
             "Sid": "UseThePipelineKey",
@@ -288,6 +318,15 @@ def policy(outputs: StackOutputs, stage: str, web_stage: str = "production") -> 
             "Resource": "*",
         },
     ]
+    if storefront_url(outputs):  # the emails' links are signed: read the key they are signed with
+        statements.append(
+            {
+                "Sid": "ReadTheOrderLinkKey",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameter",
+                "Resource": account.arn("ssm", f"parameter{order_link_key_parameter(web_stage)}"),
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -320,6 +359,11 @@ def configure_stage(
     """Read the stacks' outputs and write the stage's configuration (with the account's SES
     send rate, if known); return the policy's path."""
     outputs = read_outputs(cloudformation)
+    if not storefront_url(outputs):
+        print(
+            f"==> no storefront address (stack {stack('edge').name} absent or not complete): "
+            "the emails carry no order links; run this again once the edge stack is deployed"
+        )
     variables = environment(outputs, web_stage)
     if send_rate is not None:
         # The notifications consumer paces its sends to it (chalicelib/pacing.py).

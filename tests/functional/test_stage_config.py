@@ -32,6 +32,9 @@ PARAMETERS = {
     "messaging": {"SenderDomain": "shop.example.com"},
     "edge": {"DomainName": "shop.example.com"},
 }
+# A region the module's stacks are not in (moto in process keeps them while the module runs).
+OTHER_REGION = "eu-west-1"
+EMPTY_REGION = "ap-southeast-2"  # no test creates stacks there
 # Measured with moto 5.2: the resource types its CloudFormation does not create.
 NOT_IN_MOTO = {
     "network": set(),
@@ -259,3 +262,43 @@ def test_ses_send_rate_unreadable_leaves_email_unpaced() -> None:
     with Stubber(sesv2) as stub:
         stub.add_client_error("get_account", "AccessDeniedException", http_status_code=403)
         assert stage_config.ses_send_rate(sesv2) is None
+
+
+def test_a_stage_without_the_edge_stack_is_configured_without_links(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An API-only stage, or one whose certificate is pending: no storefront, no links."""
+    chalice_dir = tmp_path / ".chalice"
+    shutil.copytree(CHALICE_DIR, chalice_dir)
+    with mock_aws():  # in a region of its own: the module's stacks may be in moto already
+        session = boto3.session.Session(region_name=OTHER_REGION)
+        create_stacks(session, PARAMETERS, keys=("network", "security", "messaging", "data"))
+        stage_config.configure_stage(session.client("cloudformation"), "prod", chalice_dir)
+
+    environment = json.loads((chalice_dir / "config.json").read_text())["stages"]["prod"][
+        "environment_variables"
+    ]
+    assert "STOREFRONT_URL" not in environment
+    assert "ORDER_LINK_KEY_PARAMETER" not in environment
+    assert Settings.from_env(environment).storefront_url == ""
+    policy = json.loads((chalice_dir / "policy-prod.json").read_text())
+    assert [s for s in policy["Statement"] if s["Action"] == "ssm:GetParameter"] == []
+    [said] = [line for line in capsys.readouterr().out.splitlines() if "storefront" in line]
+    assert "order-pipeline-edge" in said and "no order links" in said
+
+
+def test_a_missing_stack_is_an_error_that_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chalice_dir = tmp_path / ".chalice"
+    shutil.copytree(CHALICE_DIR, chalice_dir)
+    with mock_aws(), pytest.raises(SystemExit) as exited:
+        stage_config.main(
+            ["--stage", "prod", "--chalice-dir", str(chalice_dir), "--ses-send-rate", "14"]
+            + ["--region", EMPTY_REGION]
+        )
+
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "does not exist" in error and "deploy the stacks first" in error
+    assert "Traceback" not in error
