@@ -284,7 +284,8 @@ def test_a_stage_without_the_edge_stack_is_configured_without_links(
     policy = json.loads((chalice_dir / "policy-prod.json").read_text())
     assert [s for s in policy["Statement"] if s["Action"] == "ssm:GetParameter"] == []
     [said] = [line for line in capsys.readouterr().out.splitlines() if "storefront" in line]
-    assert "order-pipeline-edge" in said and "no order links" in said
+    assert "order-pipeline-edge" in said
+    assert "no order links" in said
 
 
 def test_a_missing_stack_is_an_error_that_says_what_to_do(
@@ -294,11 +295,20 @@ def test_a_missing_stack_is_an_error_that_says_what_to_do(
     shutil.copytree(CHALICE_DIR, chalice_dir)
     with mock_aws(), pytest.raises(SystemExit) as exited:
         stage_config.main(
-            ["--stage", "prod", "--chalice-dir", str(chalice_dir), "--ses-send-rate", "14"]
-            + ["--region", EMPTY_REGION]
+            [
+                "--stage",
+                "prod",
+                "--chalice-dir",
+                str(chalice_dir),
+                "--ses-send-rate",
+                "14",
+                "--region",
+                EMPTY_REGION,
+            ]
         )
 
     assert exited.value.code == 2
     error = capsys.readouterr().err
-    assert "does not exist" in error and "deploy the stacks first" in error
+    assert "does not exist" in error
+    assert "deploy the stacks first" in error
     assert "Traceback" not in error
