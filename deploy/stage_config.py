@@ -19,6 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.in_flight import IN_FLIGHT_INDEX
+from chalicelib.pacing import DEFAULT_SES_SEND_RATE, notifications_concurrency
 from deploy.stacks import stack
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app" / ".chalice"
@@ -32,6 +33,8 @@ EVENT_FUNCTIONS = (
     "refresh_exchange_rates",
     "watch_stuck_orders",
 )
+# The functions' copy of the notifications trigger's MaximumConcurrency (chalicelib/settings.py).
+NOTIFICATIONS_CONCURRENCY_VARIABLE = "NOTIFICATIONS_MAXIMUM_CONCURRENCY"
 # The stage the local stack and the tests package: its settings come from the local stack.
 LOCAL_STAGE = "dev"
 
@@ -368,6 +371,11 @@ def configure_stage(
     if send_rate is not None:
         # The notifications consumer paces its sends to it (chalicelib/pacing.py).
         variables["SES_MAX_SEND_RATE"] = f"{send_rate:g}"
+    # The notifications trigger's MaximumConcurrency: each environment paces to the rate over
+    # it, and deploy/batch_failures.py sets the trigger from this same variable.
+    variables[NOTIFICATIONS_CONCURRENCY_VARIABLE] = str(
+        notifications_concurrency(send_rate or DEFAULT_SES_SEND_RATE)
+    )
     return write_stage(chalice_dir, stage, variables, policy(outputs, stage, web_stage))
 
 
@@ -406,8 +414,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     config_path = arguments.chalice_dir / "config.json"
     print(f"==> stage {arguments.stage}: environment in {config_path}, policy in {policy_path}")
     if send_rate:
-        from chalicelib.pacing import notifications_concurrency
-
         print(
             f"==> SES sends {send_rate:g} emails a second: deploy the packaged template with "
             f"NotificationsMaximumConcurrency={notifications_concurrency(send_rate)}"

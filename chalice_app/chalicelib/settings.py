@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from chalicelib.pacing import MINIMUM_CONCURRENCY
+
 _REQUIRED = (
     "ORDERS_BUCKET",
     "ORDERS_TABLE",
@@ -57,6 +59,11 @@ class Settings:
     # paces its sends to it (chalicelib/pacing.py). None: unpaced (the local stack without
     # its limits model, the tests).
     ses_max_send_rate: float | None = None
+    # The notifications trigger's MaximumConcurrency (written from the same number that sets
+    # it: deploy/stage_config.py, merge-template.json's NotificationsMaximumConcurrency): each
+    # environment sends at most ses_max_send_rate / this. None: what the rate needs
+    # (chalicelib/pacing.py, notifications_concurrency).
+    notifications_maximum_concurrency: int | None = None
 
     @property
     def cancellation_window(self) -> timedelta:
@@ -95,6 +102,9 @@ class Settings:
             order_link_key_parameter=_link_key_parameter(environ),
             stuck_after_minutes=_count(environ, "STUCK_AFTER_MINUTES", cls.stuck_after_minutes, 1),
             ses_max_send_rate=_rate(environ, "SES_MAX_SEND_RATE"),
+            notifications_maximum_concurrency=_optional_count(
+                environ, "NOTIFICATIONS_MAXIMUM_CONCURRENCY", MINIMUM_CONCURRENCY
+            ),
         )
 
 
@@ -121,6 +131,11 @@ def _count(environ: Mapping[str, str], name: str, default: int, minimum: int) ->
     if value < minimum:
         raise problem
     return value
+
+
+def _optional_count(environ: Mapping[str, str], name: str, minimum: int) -> int | None:
+    """A whole number setting, or None when unset."""
+    return _count(environ, name, 0, minimum) or None
 
 
 def _rate(environ: Mapping[str, str], name: str) -> float | None:

@@ -163,6 +163,8 @@ def test_the_stage_configuration_comes_from_the_stacks_outputs(
     settings = Settings.from_env(environment)
     assert settings.max_receive_count == 5
     assert settings.ses_max_send_rate == 14
+    # The notifications trigger's concurrency for that rate, which the function paces by.
+    assert settings.notifications_maximum_concurrency == 3
     assert settings.order_events_topic_arn in _topic_arns(deployed)
     assert settings.orders_bucket == f"{RESOURCES.bucket.name_prefix}-123456789012-us-east-1"
     assert (settings.ses_sender, settings.ses_configuration_set) == (

@@ -29,3 +29,17 @@ def test_the_caps_are_the_packaged_templates() -> None:
         if "ScalingConfig" in source.get("Properties", {})
     }
     assert packaged == MAXIMUM_CONCURRENCY
+
+
+def test_the_packaged_notifications_function_paces_by_its_triggers_concurrency() -> None:
+    """One parameter sets the trigger's MaximumConcurrency and the function's variable."""
+    resources = json.loads(MERGE_TEMPLATE.read_text())["Resources"]
+    properties = resources["CustomerCommunications"]["Properties"]
+    [source] = properties["Events"].values()
+    trigger = source["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+    variables = properties["Environment"]["Variables"]
+    assert (
+        variables["NOTIFICATIONS_MAXIMUM_CONCURRENCY"]
+        == trigger
+        == {"Ref": "NotificationsMaximumConcurrency"}
+    )
