@@ -16,13 +16,22 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
+import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.in_flight import IN_FLIGHT_INDEX
 from chalicelib.pacing import DEFAULT_SES_SEND_RATE, notifications_concurrency
 from deploy.stacks import stack
+from order_contracts.cancellation import (
+    CANCELLATION_WINDOW_VARIABLE,
+    DEFAULT_CANCELLATION_WINDOW_HOURS,
+)
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app" / ".chalice"
+# What every environment shares, the web hosts' role reads it too: the cancellation window is
+# set there once for both tiers (order_pipeline_cancellation_window_hours).
+SHARED_GROUP_VARS = CHALICE_DIR.parent.parent / "playbooks" / "group_vars" / "all.yml"
+CANCELLATION_WINDOW_GROUP_VAR = "order_pipeline_cancellation_window_hours"
 APP_NAME = "order-pipeline"
 # The functions of app.py; the API handler is named after the app and stage alone.
 EVENT_FUNCTIONS = (
@@ -148,6 +157,18 @@ def environment(outputs: StackOutputs, web_stage: str = "production") -> dict[st
         variables["STOREFRONT_URL"] = storefront
         variables["ORDER_LINK_KEY_PARAMETER"] = order_link_key_parameter(web_stage)
     return variables
+
+
+def cancellation_window_hours(group_vars: Path = SHARED_GROUP_VARS) -> int:
+    """The cancellation window the web hosts get too (the playbooks' shared group vars)."""
+    shared = yaml.safe_load(group_vars.read_text()) or {}
+    value = shared.get(CANCELLATION_WINDOW_GROUP_VAR, DEFAULT_CANCELLATION_WINDOW_HOURS)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise StageConfigError(
+            f"{group_vars}: {CANCELLATION_WINDOW_GROUP_VAR}={value!r} must be a whole number of "
+            "hours, at least 1"
+        )
+    return value
 
 
 def ses_send_rate(sesv2: Any) -> float | None:
@@ -358,6 +379,7 @@ def configure_stage(
     chalice_dir: Path = CHALICE_DIR,
     web_stage: str = "production",
     send_rate: float | None = None,
+    group_vars: Path = SHARED_GROUP_VARS,
 ) -> Path:
     """Read the stacks' outputs and write the stage's configuration (with the account's SES
     send rate, if known); return the policy's path."""
@@ -371,6 +393,8 @@ def configure_stage(
     if send_rate is not None:
         # The notifications consumer paces its sends to it (chalicelib/pacing.py).
         variables["SES_MAX_SEND_RATE"] = f"{send_rate:g}"
+    # The same window as the web hosts' (one setting, the playbooks' shared group vars).
+    variables[CANCELLATION_WINDOW_VARIABLE] = str(cancellation_window_hours(group_vars))
     # The notifications trigger's MaximumConcurrency: each environment paces to the rate over
     # it, and deploy/batch_failures.py sets the trigger from this same variable.
     variables[NOTIFICATIONS_CONCURRENCY_VARIABLE] = str(

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from chalicelib.pacing import MINIMUM_CONCURRENCY
+from order_contracts.cancellation import (
+    CANCELLATION_WINDOW_VARIABLE,
+    DEFAULT_CANCELLATION_WINDOW_HOURS,
+)
 
 _REQUIRED = (
     "ORDERS_BUCKET",
@@ -44,7 +48,8 @@ class Settings:
     guest_emails_per_hour: int = 5
     # An order can be cancelled for this long after it was placed (a repeat of a cancel is
     # answered whenever it comes); past it, the cancel is refused with not_cancellable.
-    cancellation_window_hours: int = 24
+    # One default for both tiers (order_contracts.cancellation); deployments set it once.
+    cancellation_window_hours: int = DEFAULT_CANCELLATION_WINDOW_HOURS
     # The storefront's public address (https://shop.example.com): the emails link to the
     # order's pages there. Empty: the emails carry no links.
     storefront_url: str = ""
@@ -96,7 +101,7 @@ class Settings:
                 environ, "GUEST_EMAILS_PER_HOUR", cls.guest_emails_per_hour, 0
             ),
             cancellation_window_hours=_count(
-                environ, "CANCELLATION_WINDOW_HOURS", cls.cancellation_window_hours, 1
+                environ, CANCELLATION_WINDOW_VARIABLE, cls.cancellation_window_hours, 1
             ),
             storefront_url=environ.get("STOREFRONT_URL", "").rstrip("/"),
             order_link_key_parameter=_link_key_parameter(environ),

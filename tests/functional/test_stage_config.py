@@ -163,6 +163,8 @@ def test_the_stage_configuration_comes_from_the_stacks_outputs(
     settings = Settings.from_env(environment)
     assert settings.max_receive_count == 5
     assert settings.ses_max_send_rate == 14
+    # The web hosts' window, from the one setting both read.
+    assert settings.cancellation_window_hours == stage_config.cancellation_window_hours()
     # The notifications trigger's concurrency for that rate, which the function paces by.
     assert settings.notifications_maximum_concurrency == 3
     assert settings.order_events_topic_arn in _topic_arns(deployed)
@@ -314,3 +316,21 @@ def test_a_missing_stack_is_an_error_that_says_what_to_do(
     assert "does not exist" in error
     assert "deploy the stacks first" in error
     assert "Traceback" not in error
+
+
+def test_the_cancellation_window_comes_from_the_playbooks_shared_setting(
+    deployed: boto3.session.Session, tmp_path: Path
+) -> None:
+    chalice_dir = tmp_path / ".chalice"
+    shutil.copytree(CHALICE_DIR, chalice_dir)
+    group_vars = tmp_path / "all.yml"
+    group_vars.write_text("order_pipeline_cancellation_window_hours: 48\n")
+    cloudformation = deployed.client("cloudformation")
+
+    stage_config.configure_stage(cloudformation, "prod", chalice_dir, group_vars=group_vars)
+
+    config = json.loads((chalice_dir / "config.json").read_text())
+    assert config["stages"]["prod"]["environment_variables"]["CANCELLATION_WINDOW_HOURS"] == "48"
+    group_vars.write_text("order_pipeline_cancellation_window_hours: a day\n")
+    with pytest.raises(stage_config.StageConfigError, match="cancellation_window_hours"):
+        stage_config.configure_stage(cloudformation, "prod", chalice_dir, group_vars=group_vars)

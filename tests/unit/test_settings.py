@@ -68,3 +68,13 @@ def test_a_bad_notifications_concurrency_fails_at_start(value: str) -> None:
     # SQS event sources take a MaximumConcurrency of 2 at least.
     with pytest.raises(SettingsError, match="NOTIFICATIONS_MAXIMUM_CONCURRENCY"):
         Settings.from_env({**REQUIRED, "NOTIFICATIONS_MAXIMUM_CONCURRENCY": value})
+
+
+def test_both_tiers_default_to_the_contracts_cancellation_window() -> None:
+    from order_contracts.cancellation import DEFAULT_CANCELLATION_WINDOW_HOURS
+    from order_web.settings import WebSettings
+
+    assert Settings.from_env(REQUIRED).cancellation_window_hours == (
+        DEFAULT_CANCELLATION_WINDOW_HOURS
+    )
+    assert WebSettings.cancellation_window_hours == DEFAULT_CANCELLATION_WINDOW_HOURS
