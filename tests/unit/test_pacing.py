@@ -1,6 +1,7 @@
 """chalicelib/pacing.py: the notifications trigger's concurrency and each environment's pace
 follow the SES send rate, so that together they never exceed it."""
 
+import json
 import threading
 
 import pytest
@@ -12,6 +13,7 @@ from chalicelib.pacing import (
     paced_batch_seconds,
     rate_per_environment,
 )
+from tests import ROOT
 
 
 @pytest.mark.parametrize(
@@ -96,6 +98,13 @@ def test_a_paced_batch_fits_in_the_functions_timeout_even_in_the_sandbox() -> No
     sandbox = 1.0
     assert paced_batch_seconds(sandbox, notifications.batch_size) == 18
     assert paced_batch_seconds(sandbox, notifications.batch_size) < FUNCTION_TIMEOUT_SECONDS
+    # The packaged template's default concurrency (3), each environment paced to 1/3 a second.
+    template = json.loads((ROOT / "chalice_app" / "merge-template.json").read_text())
+    packaged = template["Parameters"]["NotificationsMaximumConcurrency"]["Default"]
+    assert paced_batch_seconds(sandbox, notifications.batch_size, packaged) == 27
+    assert paced_batch_seconds(sandbox, notifications.batch_size, packaged) < (
+        FUNCTION_TIMEOUT_SECONDS
+    )
 
 
 @pytest.mark.parametrize(("send_rate", "concurrency"), [(1, 3), (1, 2), (14, 3), (14, 10)])
