@@ -43,3 +43,33 @@ def test_the_packaged_notifications_function_paces_by_its_triggers_concurrency()
         == trigger
         == {"Ref": "NotificationsMaximumConcurrency"}
     )
+
+
+def test_the_variable_joins_the_stages_own_environment_when_packaged() -> None:
+    """chalice package deep-merges merge-template.json into its template: the stage's variables
+    (deploy/stage_config.py's) stay, and the template's parameter wins for this one."""
+    from chalice.package import TemplateDeepMerger
+
+    generated = {
+        "Resources": {
+            "CustomerCommunications": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "Environment": {
+                        "Variables": {
+                            "SES_MAX_SEND_RATE": "1",
+                            "NOTIFICATIONS_MAXIMUM_CONCURRENCY": "2",
+                        }
+                    }
+                },
+            }
+        }
+    }
+    merged = TemplateDeepMerger().merge(json.loads(MERGE_TEMPLATE.read_text()), generated)
+    variables = merged["Resources"]["CustomerCommunications"]["Properties"]["Environment"][
+        "Variables"
+    ]
+    assert variables == {
+        "SES_MAX_SEND_RATE": "1",
+        "NOTIFICATIONS_MAXIMUM_CONCURRENCY": {"Ref": "NotificationsMaximumConcurrency"},
+    }
