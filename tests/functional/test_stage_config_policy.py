@@ -9,7 +9,8 @@ against the policy deploy/stage_config.py renders from the stacks' outputs (crea
 as test_stage_config.py does) and against chalice_app/.chalice/policy-dev.json.
 
 What the flow cannot reach on moto: the billing database is SQLite here, so its rds-data and
-secretsmanager calls are checked in test_data_api.py's terms below, by the statements' names.
+secretsmanager calls are not recorded (test_stage_config.py checks those statements name the
+cluster and the secret); X-Ray and the logs are written by Lambda, not by our clients.
 """
 
 import json
