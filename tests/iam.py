@@ -34,7 +34,6 @@ _ACTION_OF = {
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("sqs", "SendMessageBatch"): "sqs:SendMessage",
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
-    ("dynamodb", "BatchWriteItem"): "dynamodb:BatchWriteItem",
 }
 # The IAM prefix of a botocore service name, where they differ.
 _PREFIX_OF = {"sesv2": "ses"}
