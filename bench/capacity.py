@@ -42,6 +42,12 @@ def _emails_per_second_per_environment() -> float:
     return EMAILS_PER_SECOND_PER_ENVIRONMENT
 
 
+def _default_ses_send_rate() -> float:
+    from chalicelib.pacing import DEFAULT_SES_SEND_RATE
+
+    return DEFAULT_SES_SEND_RATE
+
+
 SECONDS_PER_ORDER = {
     "put_order": 0.05,
     "process_order": 0.10,
@@ -97,7 +103,7 @@ def scenarios() -> tuple[Scenario, ...]:
         Scenario(
             "default",
             "production access, default quotas, this project's settings",
-            14,
+            _default_ses_send_rate(),
             1_000,
             billing,
             notifications,

@@ -16,14 +16,16 @@ from typing import Any
 
 import boto3
 
-from chalicelib.pacing import notifications_concurrency
-from deploy.stage_config import APP_NAME, EVENT_FUNCTIONS, ses_send_rate
+from chalicelib.pacing import DEFAULT_SES_SEND_RATE, notifications_concurrency
+from deploy.stage_config import (
+    APP_NAME,
+    EVENT_FUNCTIONS,
+    NOTIFICATIONS_CONCURRENCY_VARIABLE,
+    ses_send_rate,
+)
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 NOTIFICATIONS_FUNCTION = "customer_communications"
-# SES's default maximum send rate out of the sandbox (emails a second); a stage's own comes
-# from its account (sesv2 GetAccount) when this command runs.
-DEFAULT_SES_SEND_RATE = 14.0
 # The consumers of the billing database and of SES, with the cap merge-template.json gives
 # their triggers: at most this many concurrent invocations per queue (2 is SQS's minimum).
 # The notifications consumer's follows the SES send rate (chalicelib/pacing.py).
@@ -31,6 +33,15 @@ MAXIMUM_CONCURRENCY = {
     "initiate_billing": 5,
     NOTIFICATIONS_FUNCTION: notifications_concurrency(DEFAULT_SES_SEND_RATE),
 }
+
+
+def _paced_for(lambda_client: Any, function_name: str) -> int | None:
+    """The concurrency the notifications function paces its email by (its environment, from
+    deploy/stage_config.py): its trigger must be that, or the sends exceed the SES rate."""
+    configuration = lambda_client.get_function_configuration(FunctionName=function_name)
+    variables = (configuration.get("Environment") or {}).get("Variables") or {}
+    value = variables.get(NOTIFICATIONS_CONCURRENCY_VARIABLE)
+    return int(value) if value else None
 
 
 class NoQueueTriggers(RuntimeError):
@@ -70,6 +81,8 @@ def report_batch_item_failures(
             if REPORT_BATCH_ITEM_FAILURES not in mapping.get("FunctionResponseTypes", []):
                 changes["FunctionResponseTypes"] = [REPORT_BATCH_ITEM_FAILURES]
             cap = caps.get(function)
+            if function == NOTIFICATIONS_FUNCTION:
+                cap = _paced_for(lambda_client, name) or cap
             if cap and (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") != cap:
                 changes["ScalingConfig"] = {"MaximumConcurrency": cap}
             if changes:

@@ -283,14 +283,20 @@ def _secret_once(env: Environment, name: str, **key: str) -> str:
     return "created"
 
 
+# The pipeline's own KMS key (security.yaml), not the account's aws/ssm key: its key policy
+# and our roles' policies say who may decrypt (see ARCHITECTURE.md, "Secrets").
+PIPELINE_KEY = "alias/order-pipeline"
+
+
 def web_secret_key(env: Environment) -> str:
-    return _secret_once(env, f"/order-pipeline/{env.stage}/web/secret-key")
+    # Read by the web hosts only (web-fleet.yaml's role may decrypt with our key).
+    return _secret_once(env, f"/order-pipeline/{env.stage}/web/secret-key", KeyId=PIPELINE_KEY)
 
 
 def order_link_key(env: Environment) -> str:
     # Read by the email function (it signs the emails' links) and the web hosts (they check
     # them): on the pipeline's own key, which both roles may decrypt with.
-    return _secret_once(env, order_link_key_parameter(env.stage), KeyId="alias/order-pipeline")
+    return _secret_once(env, order_link_key_parameter(env.stage), KeyId=PIPELINE_KEY)
 
 
 def web_fleet_unset(inventory: Path) -> list[str]:

@@ -16,12 +16,22 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
+import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.in_flight import IN_FLIGHT_INDEX
+from chalicelib.pacing import DEFAULT_SES_SEND_RATE, notifications_concurrency
 from deploy.stacks import stack
+from order_contracts.cancellation import (
+    CANCELLATION_WINDOW_VARIABLE,
+    DEFAULT_CANCELLATION_WINDOW_HOURS,
+)
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app" / ".chalice"
+# What every environment shares, the web hosts' role reads it too: the cancellation window is
+# set there once for both tiers (order_pipeline_cancellation_window_hours).
+SHARED_GROUP_VARS = CHALICE_DIR.parent.parent / "playbooks" / "group_vars" / "all.yml"
+CANCELLATION_WINDOW_GROUP_VAR = "order_pipeline_cancellation_window_hours"
 APP_NAME = "order-pipeline"
 # The functions of app.py; the API handler is named after the app and stage alone.
 EVENT_FUNCTIONS = (
@@ -32,6 +42,8 @@ EVENT_FUNCTIONS = (
     "refresh_exchange_rates",
     "watch_stuck_orders",
 )
+# The functions' copy of the notifications trigger's MaximumConcurrency (chalicelib/settings.py).
+NOTIFICATIONS_CONCURRENCY_VARIABLE = "NOTIFICATIONS_MAXIMUM_CONCURRENCY"
 # The stage the local stack and the tests package: its settings come from the local stack.
 LOCAL_STAGE = "dev"
 
@@ -59,15 +71,48 @@ class Account:
         return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
 
 
+# The stacks the functions need, and the one they use when it is there: the edge stack (the
+# storefront's address for the emails' links) may be absent, for an API-only stage, or still
+# waiting on its certificate (ACM validation), and then has no outputs yet.
+REQUIRED_STACKS = ("security", "messaging", "data")
+OPTIONAL_STACKS = ("edge",)
+
+
+def _described_outputs(cloudformation: Any, name: str) -> dict[str, str] | None:
+    """The stack's outputs, or None when there is no such stack."""
+    try:
+        (described,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        # CloudFormation's answer for a stack it has not got: ValidationError "... does not exist".
+        if "does not exist" in str(error):
+            return None
+        raise
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
 def read_outputs(
-    cloudformation: Any, keys: Sequence[str] = ("security", "messaging", "data", "edge")
+    cloudformation: Any,
+    keys: Sequence[str] = REQUIRED_STACKS,
+    optional: Sequence[str] = OPTIONAL_STACKS,
 ) -> dict[str, dict[str, str]]:
-    """The outputs of the stacks the serverless half uses, read with DescribeStacks."""
+    """The outputs of the stacks the serverless half uses, read with DescribeStacks; an
+    optional stack that does not exist is left out."""
     outputs: dict[str, dict[str, str]] = {}
-    for key in keys:
-        (described,) = cloudformation.describe_stacks(StackName=stack(key).name)["Stacks"]
-        outputs[key] = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    for key in (*keys, *optional):
+        found = _described_outputs(cloudformation, stack(key).name)
+        if found is not None:
+            outputs[key] = found
+        elif key not in optional:
+            raise StageConfigError(
+                f"stack {stack(key).name} does not exist in this region: deploy the stacks "
+                "first (make deploy, or python -m deploy.sequence), or pass the stacks' --region"
+            )
     return outputs
+
+
+def storefront_url(outputs: StackOutputs) -> str | None:
+    """The storefront's address, or None without an edge stack that has one (yet)."""
+    return outputs.get("edge", {}).get("StorefrontUrl")
 
 
 def _output(outputs: StackOutputs, key: str, name: str) -> str:
@@ -93,10 +138,7 @@ def order_link_key_parameter(web_stage: str) -> str:
 
 def environment(outputs: StackOutputs, web_stage: str = "production") -> dict[str, str]:
     """The Lambda functions' environment (chalicelib.settings reads it)."""
-    return {
-        # The emails link to the storefront's order pages, signed with the web tier's key.
-        "STOREFRONT_URL": _output(outputs, "edge", "StorefrontUrl"),
-        "ORDER_LINK_KEY_PARAMETER": order_link_key_parameter(web_stage),
+    variables = {
         "ORDERS_BUCKET": _output(outputs, "data", "OrdersBucketName"),
         "ORDERS_TABLE": _output(outputs, "data", "OrdersTableName"),
         "INVENTORY_TABLE": _output(outputs, "data", "InventoryTableName"),
@@ -109,6 +151,24 @@ def environment(outputs: StackOutputs, web_stage: str = "production") -> dict[st
         # The handlers dead-letter on this receive; it must equal the queues' maxReceiveCount.
         "MAX_RECEIVE_COUNT": _output(outputs, "messaging", "MaxReceiveCount"),
     }
+    storefront = storefront_url(outputs)
+    if storefront:
+        # The emails link to the storefront's order pages, signed with the web tier's key.
+        variables["STOREFRONT_URL"] = storefront
+        variables["ORDER_LINK_KEY_PARAMETER"] = order_link_key_parameter(web_stage)
+    return variables
+
+
+def cancellation_window_hours(group_vars: Path = SHARED_GROUP_VARS) -> int:
+    """The cancellation window the web hosts get too (the playbooks' shared group vars)."""
+    shared = yaml.safe_load(group_vars.read_text()) or {}
+    value = shared.get(CANCELLATION_WINDOW_GROUP_VAR, DEFAULT_CANCELLATION_WINDOW_HOURS)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise StageConfigError(
+            f"{group_vars}: {CANCELLATION_WINDOW_GROUP_VAR}={value!r} must be a whole number of "
+            "hours, at least 1"
+        )
+    return value
 
 
 def ses_send_rate(sesv2: Any) -> float | None:
@@ -186,6 +246,14 @@ def policy(outputs: StackOutputs, stage: str, web_stage: str = "production") -> 
             "Resource": f"{_output(outputs, 'data', 'OrdersTableArn')}/index/{IN_FLIGHT_INDEX}",
         },
         {
+            # The emails name the order's products, read in one batch (chalicelib/adapters/
+            # catalog.py); only the inventory table is read that way.
+            "Sid": "NameTheProductsInEmails",
+            "Effect": "Allow",
+            "Action": "dynamodb:BatchGetItem",
+            "Resource": _output(outputs, "data", "InventoryTableArn"),
+        },
+        {
             # GET /catalog lists the inventory table; the catalog writes are UpdateItem above.
             "Sid": "ListTheCatalog",
             "Effect": "Allow",
@@ -256,12 +324,6 @@ def policy(outputs: StackOutputs, stage: str, web_stage: str = "production") -> 
             "Resource": _output(outputs, "data", "BillingSecretArn"),
         },
         {
-            "Sid": "ReadTheOrderLinkKey",
-            "Effect": "Allow",
-            "Action": "ssm:GetParameter",
-            "Resource": account.arn("ssm", f"parameter{order_link_key_parameter(web_stage)}"),
-        },
-        {
             # Queues, topics, the bucket, the tables, the secret and the link key's
             # SecureString are encrypted with this key.
             "Sid": "UseThePipelineKey",
@@ -280,6 +342,15 @@ def policy(outputs: StackOutputs, stage: str, web_stage: str = "production") -> 
             "Resource": "*",
         },
     ]
+    if storefront_url(outputs):  # the emails' links are signed: read the key they are signed with
+        statements.append(
+            {
+                "Sid": "ReadTheOrderLinkKey",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameter",
+                "Resource": account.arn("ssm", f"parameter{order_link_key_parameter(web_stage)}"),
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -308,14 +379,27 @@ def configure_stage(
     chalice_dir: Path = CHALICE_DIR,
     web_stage: str = "production",
     send_rate: float | None = None,
+    group_vars: Path = SHARED_GROUP_VARS,
 ) -> Path:
     """Read the stacks' outputs and write the stage's configuration (with the account's SES
     send rate, if known); return the policy's path."""
     outputs = read_outputs(cloudformation)
+    if not storefront_url(outputs):
+        print(
+            f"==> no storefront address (stack {stack('edge').name} absent or not complete): "
+            "the emails carry no order links; run this again once the edge stack is deployed"
+        )
     variables = environment(outputs, web_stage)
     if send_rate is not None:
         # The notifications consumer paces its sends to it (chalicelib/pacing.py).
         variables["SES_MAX_SEND_RATE"] = f"{send_rate:g}"
+    # The same window as the web hosts' (one setting, the playbooks' shared group vars).
+    variables[CANCELLATION_WINDOW_VARIABLE] = str(cancellation_window_hours(group_vars))
+    # The notifications trigger's MaximumConcurrency: each environment paces to the rate over
+    # it, and deploy/batch_failures.py sets the trigger from this same variable.
+    variables[NOTIFICATIONS_CONCURRENCY_VARIABLE] = str(
+        notifications_concurrency(send_rate or DEFAULT_SES_SEND_RATE)
+    )
     return write_stage(chalice_dir, stage, variables, policy(outputs, stage, web_stage))
 
 
@@ -354,8 +438,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     config_path = arguments.chalice_dir / "config.json"
     print(f"==> stage {arguments.stage}: environment in {config_path}, policy in {policy_path}")
     if send_rate:
-        from chalicelib.pacing import notifications_concurrency
-
         print(
             f"==> SES sends {send_rate:g} emails a second: deploy the packaged template with "
             f"NotificationsMaximumConcurrency={notifications_concurrency(send_rate)}"

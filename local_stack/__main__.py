@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chalicelib.pacing import DEFAULT_SES_SEND_RATE
 from local_stack.stack import Ports, StackError, Urls, local_stack, parent_death_signal, step
 
 if TYPE_CHECKING:
@@ -87,10 +88,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--ses-rate",
         type=float,
-        default=14.0,
+        default=DEFAULT_SES_SEND_RATE,
         metavar="EMAILS_PER_SECOND",
-        help="with --aws-limits: the account's SES maximum send rate (default 14, the "
-        "production default; the sandbox's is 1)",
+        help=f"with --aws-limits: the account's SES maximum send rate (default "
+        f"{DEFAULT_SES_SEND_RATE:g}, the production default; the sandbox's is 1)",
     )
     parser.add_argument(
         "--state-dir",

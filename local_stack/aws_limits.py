@@ -38,6 +38,8 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
+from chalicelib.pacing import DEFAULT_SES_SEND_RATE
+
 # What a refused request is pointed at, so that no other before-send handler acts on it:
 # botocore shows before-send to every handler and takes the first answer, and moto in
 # process (the functional tests) is one of them; it ignores an address it does not serve.
@@ -66,7 +68,7 @@ class Limits:
     """The numbers the model enforces (ARCHITECTURE.md, "AWS limits, locally", has sources)."""
 
     # SES's maximum send rate: 1 in the sandbox, 14 by default in production.
-    ses_send_rate: float = 14.0
+    ses_send_rate: float = DEFAULT_SES_SEND_RATE
     # One partition's write units a second; an item never spans partitions.
     item_write_units: float = 1000.0
     # The table's ceiling: on-demand's default per-table quota, or a provisioned table's WCU.

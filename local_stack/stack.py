@@ -292,12 +292,17 @@ def _functions_settings(
     """The functions' settings (the provisioned ones and the local stack's own) and the session
     their clients come from (limited, if asked)."""
     from chalicelib.settings import Settings
+    from local_stack.aws_limits import trigger_concurrency
 
     session = boto3.session.Session()
     environment = {**provisioned.environment, **local}
     if limits is not None:
         limits.install(session)  # before any client is built: clients copy its handlers
         environment["SES_MAX_SEND_RATE"] = str(limits.limits.ses_send_rate)
+        # As on AWS: the functions pace by their trigger's concurrency, the pollers' number.
+        environment["NOTIFICATIONS_MAXIMUM_CONCURRENCY"] = str(
+            trigger_concurrency("customer_communications", limits.limits)
+        )
     return Settings.from_env(environment), session
 
 

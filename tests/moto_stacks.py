@@ -5,12 +5,15 @@ naming one; tests/functional/test_stage_config.py measures the cut.
 """
 
 import json
+import warnings
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import boto3
 from moto.cloudformation.parsing import get_model_map
 
-from deploy.templates import Template
+from deploy.stacks import STACKS
+from deploy.templates import Template, load_template
 
 
 def _mentions(node: Any, names: set[str]) -> bool:
@@ -79,3 +82,40 @@ def stand_ins(session: boto3.session.Session) -> dict[str, dict[str, str]]:
             "BillingSecretArn": secret["ARN"],
         },
     }
+
+
+def create_stacks(
+    session: boto3.session.Session,
+    parameters: Mapping[str, Mapping[str, str]],
+    keys: Collection[str] | None = None,
+) -> dict[str, tuple[set[str], set[str]]]:
+    """Create every stack CloudFormation deploys (not Ansible's), or those of these keys, cut
+    to moto, in deploy order, with the stand-ins' outputs; return each stack's cut resource
+    types and outputs."""
+    cloudformation = session.client("cloudformation")
+    outputs_made = stand_ins(session)
+    cuts: dict[str, tuple[set[str], set[str]]] = {}
+    for stack in STACKS:
+        if stack.deployed_by_ansible or (keys is not None and stack.key not in keys):
+            continue
+        subset, cut_types, cut_outputs = moto_subset(load_template(stack.template))
+        cuts[stack.key] = (cut_types, cut_outputs)
+        for name, literal in outputs_made.get(stack.key, {}).items():
+            export = {"Name": f"{stack.name}-{name}"}
+            subset["Outputs"][name] = {"Value": literal, "Export": export}
+        stack_parameters = [
+            {"ParameterKey": key, "ParameterValue": value}
+            for key, value in parameters.get(stack.key, {}).items()
+        ]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # moto's "not supported" for cut conditionals
+            cloudformation.create_stack(
+                StackName=stack.name,
+                TemplateBody=json.dumps(subset),
+                Parameters=stack_parameters,
+                Capabilities=["CAPABILITY_IAM"],
+            )
+        (described,) = cloudformation.describe_stacks(StackName=stack.name)["Stacks"]
+        if described["StackStatus"] != "CREATE_COMPLETE":
+            raise RuntimeError(f"moto did not create {stack.name}: {described['StackStatus']}")
+    return cuts

@@ -1,11 +1,15 @@
 """Pace email to the account's SES sending rate.
 
 SES refuses sends past the account's maximum send rate (1 a second in the sandbox, 14 by
-default in production). The notifications consumer runs in at most `notifications_concurrency`
-execution environments at once (its trigger's MaximumConcurrency), and each environment runs
-one invocation at a time; so each environment sends at most rate / concurrency emails a second
-and all of them together stay within the rate. Both numbers come from one function, here, so the
-trigger (deploy/, merge-template.json, the local stack) and the pacing cannot disagree.
+default in production). The notifications consumer runs in at most as many execution
+environments at once as its trigger's MaximumConcurrency, and each environment runs one
+invocation at a time; so each environment sends at most rate / concurrency emails a second and
+all of them together stay within the rate. `notifications_concurrency` says what concurrency a
+rate needs; the functions pace by the concurrency they actually run under, which reaches them
+as NOTIFICATIONS_MAXIMUM_CONCURRENCY from the number that sets the trigger: stage_config writes
+both (deploy/batch_failures.py sets the trigger from the function's variable), the packaged
+template passes its NotificationsMaximumConcurrency parameter to both (merge-template.json),
+and the local stack its own trigger's.
 """
 
 import math
@@ -14,6 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# SES's default maximum send rate out of the sandbox (emails a second): what a stage is paced
+# to until its account's own rate is read (sesv2 GetAccount), and the local stack's default.
+DEFAULT_SES_SEND_RATE = 14.0
 # SQS event sources accept a MaximumConcurrency of 2 to 1,000.
 MINIMUM_CONCURRENCY = 2
 MAXIMUM_CONCURRENCY = 1000
@@ -30,8 +37,10 @@ def notifications_concurrency(send_rate: float) -> int:
     return max(MINIMUM_CONCURRENCY, min(MAXIMUM_CONCURRENCY, needed))
 
 
-def rate_per_environment(send_rate: float) -> float:
-    return send_rate / notifications_concurrency(send_rate)
+def rate_per_environment(send_rate: float, concurrency: int | None = None) -> float:
+    """What one environment may send a second, with `concurrency` environments at once (by
+    default, what the rate needs: notifications_concurrency)."""
+    return send_rate / (concurrency or notifications_concurrency(send_rate))
 
 
 @dataclass
@@ -56,13 +65,14 @@ class Pacer:
         self._next.at = now + 1 / self.per_second
 
 
-def email_pacer(send_rate: float | None) -> Pacer | None:
-    """The pacer of one notifications environment; None when no rate is set (unpaced)."""
-    return Pacer(rate_per_environment(send_rate)) if send_rate else None
+def email_pacer(send_rate: float | None, concurrency: int | None = None) -> Pacer | None:
+    """The pacer of one notifications environment of `concurrency` (the trigger's
+    MaximumConcurrency); None when no rate is set (unpaced)."""
+    return Pacer(rate_per_environment(send_rate, concurrency)) if send_rate else None
 
 
-def paced_batch_seconds(send_rate: float, batch_size: int) -> float:
+def paced_batch_seconds(send_rate: float, batch_size: int, concurrency: int | None = None) -> float:
     """How long one environment's paced batch of emails takes at least: it must fit in the
     function's timeout, and the queue's visibility timeout must outlast it, or its last
     messages are delivered again while it still sends them (and sent twice)."""
-    return (batch_size - 1) / rate_per_environment(send_rate)
+    return (batch_size - 1) / rate_per_environment(send_rate, concurrency)

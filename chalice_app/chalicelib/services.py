@@ -162,7 +162,9 @@ def build_services(
             client("sesv2"),
             sender=settings.ses_sender,
             configuration_set=settings.ses_configuration_set,
-            pacer=email_pacer(settings.ses_max_send_rate),
+            pacer=email_pacer(
+                settings.ses_max_send_rate, settings.notifications_maximum_concurrency
+            ),
         ),
         catalog=catalog,
         guest_emails=GuestEmailLimit(ledger, per_hour=settings.guest_emails_per_hour),

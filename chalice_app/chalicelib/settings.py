@@ -5,6 +5,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from chalicelib.pacing import MINIMUM_CONCURRENCY
+from order_contracts.cancellation import (
+    CANCELLATION_WINDOW_VARIABLE,
+    DEFAULT_CANCELLATION_WINDOW_HOURS,
+)
+
 _REQUIRED = (
     "ORDERS_BUCKET",
     "ORDERS_TABLE",
@@ -42,7 +48,8 @@ class Settings:
     guest_emails_per_hour: int = 5
     # An order can be cancelled for this long after it was placed (a repeat of a cancel is
     # answered whenever it comes); past it, the cancel is refused with not_cancellable.
-    cancellation_window_hours: int = 24
+    # One default for both tiers (order_contracts.cancellation); deployments set it once.
+    cancellation_window_hours: int = DEFAULT_CANCELLATION_WINDOW_HOURS
     # The storefront's public address (https://shop.example.com): the emails link to the
     # order's pages there. Empty: the emails carry no links.
     storefront_url: str = ""
@@ -57,6 +64,11 @@ class Settings:
     # paces its sends to it (chalicelib/pacing.py). None: unpaced (the local stack without
     # its limits model, the tests).
     ses_max_send_rate: float | None = None
+    # The notifications trigger's MaximumConcurrency (written from the same number that sets
+    # it: deploy/stage_config.py, merge-template.json's NotificationsMaximumConcurrency): each
+    # environment sends at most ses_max_send_rate / this. None: what the rate needs
+    # (chalicelib/pacing.py, notifications_concurrency).
+    notifications_maximum_concurrency: int | None = None
 
     @property
     def cancellation_window(self) -> timedelta:
@@ -89,12 +101,15 @@ class Settings:
                 environ, "GUEST_EMAILS_PER_HOUR", cls.guest_emails_per_hour, 0
             ),
             cancellation_window_hours=_count(
-                environ, "CANCELLATION_WINDOW_HOURS", cls.cancellation_window_hours, 1
+                environ, CANCELLATION_WINDOW_VARIABLE, cls.cancellation_window_hours, 1
             ),
             storefront_url=environ.get("STOREFRONT_URL", "").rstrip("/"),
             order_link_key_parameter=_link_key_parameter(environ),
             stuck_after_minutes=_count(environ, "STUCK_AFTER_MINUTES", cls.stuck_after_minutes, 1),
             ses_max_send_rate=_rate(environ, "SES_MAX_SEND_RATE"),
+            notifications_maximum_concurrency=_optional_count(
+                environ, "NOTIFICATIONS_MAXIMUM_CONCURRENCY", MINIMUM_CONCURRENCY
+            ),
         )
 
 
@@ -121,6 +136,11 @@ def _count(environ: Mapping[str, str], name: str, default: int, minimum: int) ->
     if value < minimum:
         raise problem
     return value
+
+
+def _optional_count(environ: Mapping[str, str], name: str, minimum: int) -> int | None:
+    """A whole number setting, or None when unset."""
+    return _count(environ, name, 0, minimum) or None
 
 
 def _rate(environ: Mapping[str, str], name: str) -> float | None:

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from order_contracts.cancellation import (
+    CANCELLATION_WINDOW_VARIABLE,
+    DEFAULT_CANCELLATION_WINDOW_HOURS,
+)
+
 Environment = Literal["production", "development", "testing"]
 
 
@@ -30,9 +35,11 @@ class WebSettings:
     # Checks the links in the customers' emails (order_contracts.links); the email function
     # signs them with the same key. Empty only in development and tests (links then fail).
     order_link_key: str = ""
-    # As the functions' CANCELLATION_WINDOW_HOURS: the storefront offers the cancel button for
-    # this long after placement; the fulfillment consumer judges the cancel itself.
-    cancellation_window_hours: int = 24
+    # As the functions' CANCELLATION_WINDOW_HOURS (one default, order_contracts.cancellation;
+    # one deployed value, the order_web role's order_web_cancellation_window_hours): the
+    # storefront offers the cancel button for this long after placement; the functions judge
+    # the cancel themselves.
+    cancellation_window_hours: int = DEFAULT_CANCELLATION_WINDOW_HOURS
 
     @property
     def cancellation_window(self) -> timedelta:
@@ -82,11 +89,11 @@ class WebSettings:
 
 
 def _hours(environ: Mapping[str, str], default: int) -> int:
-    raw = environ.get("CANCELLATION_WINDOW_HOURS", "")
+    raw = environ.get(CANCELLATION_WINDOW_VARIABLE, "")
     if not raw:
         return default
     if not raw.isdigit() or int(raw) < 1:
         raise SettingsError(
-            f"CANCELLATION_WINDOW_HOURS={raw!r}: must be a whole number, at least 1"
+            f"{CANCELLATION_WINDOW_VARIABLE}={raw!r}: must be a whole number, at least 1"
         )
     return int(raw)

@@ -17,7 +17,9 @@ from tests.conftest import BOTO3_SESSION
 MERGE_TEMPLATE = ROOT / "chalice_app" / "merge-template.json"
 
 
-def _function(session: boto3.session.Session, name: str, role: str) -> None:
+def _function(
+    session: boto3.session.Session, name: str, role: str, variables: dict[str, str] | None = None
+) -> None:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as bundle:
         bundle.writestr("app.py", "def handler(event, context):\n    return {}\n")
@@ -27,6 +29,7 @@ def _function(session: boto3.session.Session, name: str, role: str) -> None:
         Role=role,
         Handler="app.handler",
         Code={"ZipFile": archive.getvalue()},
+        Environment={"Variables": variables or {}},
     )
 
 
@@ -88,3 +91,27 @@ def test_every_sqs_trigger_of_the_stage_reports_batch_item_failures() -> None:
 def test_a_stage_not_deployed_is_an_error_not_a_silent_success() -> None:
     with pytest.raises(NoQueueTriggers, match="chalice deploy first"):
         report_batch_item_failures(BOTO3_SESSION.client("lambda", region_name="us-east-1"), "prod")
+
+
+@mock_aws
+def test_the_notifications_trigger_is_the_concurrency_the_function_paces_by() -> None:
+    """stage_config wrote NOTIFICATIONS_MAXIMUM_CONCURRENCY (say for a quota since raised):
+    the trigger follows the function's own number, or its sends would exceed the rate."""
+    session = boto3.session.Session(region_name="us-east-1")
+    role = session.client("iam").create_role(
+        RoleName="order-pipeline-prod", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    lambda_client, sqs = session.client("lambda"), session.client("sqs")
+    name = "order-pipeline-prod-customer_communications"
+    _function(session, name, role, {"NOTIFICATIONS_MAXIMUM_CONCURRENCY": "4"})
+    url = sqs.create_queue(QueueName="order-notifications")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    lambda_client.create_event_source_mapping(EventSourceArn=arn, FunctionName=name)
+
+    report_batch_item_failures(lambda_client, "prod", send_rate=1)
+
+    [mapping] = lambda_client.list_event_source_mappings()["EventSourceMappings"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 4}
+    assert notifications_concurrency(1) != 4  # not what the rate alone would have set

@@ -145,8 +145,22 @@ def test_deploy_runs_every_step_in_order_then_a_second_run_changes_nothing(
     assert first["rates"] == "refreshed"
     assert first["web-secret"] == "created"
     assert first["link-key"] == "created"
-    link_key = env.client("ssm").get_parameter(Name="/order-pipeline/production/order-links/key")
-    assert link_key["Parameter"]["Type"] == "SecureString"
+    # Both SecureStrings on our key (which the web hosts' and the functions' roles may use),
+    # not the account's aws/ssm key.
+    secure_strings = env.client("ssm").describe_parameters(
+        ParameterFilters=[
+            {
+                "Key": "Name",
+                "Values": [
+                    "/order-pipeline/production/order-links/key",
+                    "/order-pipeline/production/web/secret-key",
+                ],
+            }
+        ]
+    )["Parameters"]
+    assert [(p["Type"], p.get("KeyId")) for p in secure_strings] == [
+        ("SecureString", "alias/order-pipeline")
+    ] * 2
     config = json.loads((env.chalice_dir / "config.json").read_text())
     assert config["stages"]["prod"]["environment_variables"]["SES_SENDER"] == f"orders@{DOMAIN}"
     mappings = env.client("lambda").list_event_source_mappings(

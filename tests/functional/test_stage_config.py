@@ -11,7 +11,6 @@ same resources created in moto through their own APIs.
 
 import json
 import shutil
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,18 +22,19 @@ from moto import mock_aws
 from chalicelib.adapters.sql.database import database_from_url
 from chalicelib.settings import Settings
 from deploy import stage_config
-from deploy.stacks import STACKS
-from deploy.templates import load_template
 from local_stack.resources import RESOURCES
 from tests import ROOT
 from tests.conftest import BOTO3_SESSION
-from tests.moto_stacks import moto_subset, stand_ins
+from tests.moto_stacks import create_stacks
 
 CHALICE_DIR = ROOT / "chalice_app" / ".chalice"
 PARAMETERS = {
     "messaging": {"SenderDomain": "shop.example.com"},
     "edge": {"DomainName": "shop.example.com"},
 }
+# A region the module's stacks are not in (moto in process keeps them while the module runs).
+OTHER_REGION = "eu-west-1"
+EMPTY_REGION = "ap-southeast-2"  # no test creates stacks there
 # Measured with moto 5.2: the resource types its CloudFormation does not create.
 NOT_IN_MOTO = {
     "network": set(),
@@ -79,31 +79,10 @@ def deployed() -> Iterator[boto3.session.Session]:
     """Every stack of the issue created in moto's CloudFormation, in deploy order."""
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
-        cloudformation = session.client("cloudformation")
-        outputs_made = stand_ins(session)
-        for stack in STACKS:
-            if stack.deployed_by_ansible:
-                continue
-            subset, cut_types, cut_outputs = moto_subset(load_template(stack.template))
-            assert cut_types == NOT_IN_MOTO[stack.key], stack.key
-            assert STAND_IN_OUTPUTS.get(stack.key, set()) <= cut_outputs
-            for name, literal in outputs_made.get(stack.key, {}).items():
-                export = {"Name": f"{stack.name}-{name}"}
-                subset["Outputs"][name] = {"Value": literal, "Export": export}
-            parameters = [
-                {"ParameterKey": key, "ParameterValue": value}
-                for key, value in PARAMETERS.get(stack.key, {}).items()
-            ]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # moto's "not supported" for cut conditionals
-                cloudformation.create_stack(
-                    StackName=stack.name,
-                    TemplateBody=json.dumps(subset),
-                    Parameters=parameters,
-                    Capabilities=["CAPABILITY_IAM"],
-                )
-            (described,) = cloudformation.describe_stacks(StackName=stack.name)["Stacks"]
-            assert described["StackStatus"] == "CREATE_COMPLETE", stack.key
+        cuts = create_stacks(session, PARAMETERS)
+        for key, (cut_types, cut_outputs) in cuts.items():
+            assert cut_types == NOT_IN_MOTO[key], key
+            assert STAND_IN_OUTPUTS.get(key, set()) <= cut_outputs
         yield session
 
 
@@ -184,6 +163,10 @@ def test_the_stage_configuration_comes_from_the_stacks_outputs(
     settings = Settings.from_env(environment)
     assert settings.max_receive_count == 5
     assert settings.ses_max_send_rate == 14
+    # The web hosts' window, from the one setting both read.
+    assert settings.cancellation_window_hours == stage_config.cancellation_window_hours()
+    # The notifications trigger's concurrency for that rate, which the function paces by.
+    assert settings.notifications_maximum_concurrency == 3
     assert settings.order_events_topic_arn in _topic_arns(deployed)
     assert settings.orders_bucket == f"{RESOURCES.bucket.name_prefix}-123456789012-us-east-1"
     assert (settings.ses_sender, settings.ses_configuration_set) == (
@@ -283,3 +266,71 @@ def test_ses_send_rate_unreadable_leaves_email_unpaced() -> None:
     with Stubber(sesv2) as stub:
         stub.add_client_error("get_account", "AccessDeniedException", http_status_code=403)
         assert stage_config.ses_send_rate(sesv2) is None
+
+
+def test_a_stage_without_the_edge_stack_is_configured_without_links(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An API-only stage, or one whose certificate is pending: no storefront, no links."""
+    chalice_dir = tmp_path / ".chalice"
+    shutil.copytree(CHALICE_DIR, chalice_dir)
+    with mock_aws():  # in a region of its own: the module's stacks may be in moto already
+        session = boto3.session.Session(region_name=OTHER_REGION)
+        create_stacks(session, PARAMETERS, keys=("network", "security", "messaging", "data"))
+        stage_config.configure_stage(session.client("cloudformation"), "prod", chalice_dir)
+
+    environment = json.loads((chalice_dir / "config.json").read_text())["stages"]["prod"][
+        "environment_variables"
+    ]
+    assert "STOREFRONT_URL" not in environment
+    assert "ORDER_LINK_KEY_PARAMETER" not in environment
+    assert Settings.from_env(environment).storefront_url == ""
+    policy = json.loads((chalice_dir / "policy-prod.json").read_text())
+    assert [s for s in policy["Statement"] if s["Action"] == "ssm:GetParameter"] == []
+    [said] = [line for line in capsys.readouterr().out.splitlines() if "storefront" in line]
+    assert "order-pipeline-edge" in said
+    assert "no order links" in said
+
+
+def test_a_missing_stack_is_an_error_that_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chalice_dir = tmp_path / ".chalice"
+    shutil.copytree(CHALICE_DIR, chalice_dir)
+    with mock_aws(), pytest.raises(SystemExit) as exited:
+        stage_config.main(
+            [
+                "--stage",
+                "prod",
+                "--chalice-dir",
+                str(chalice_dir),
+                "--ses-send-rate",
+                "14",
+                "--region",
+                EMPTY_REGION,
+            ]
+        )
+
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "does not exist" in error
+    assert "deploy the stacks first" in error
+    assert "Traceback" not in error
+
+
+def test_the_cancellation_window_comes_from_the_playbooks_shared_setting(
+    deployed: boto3.session.Session, tmp_path: Path
+) -> None:
+    chalice_dir = tmp_path / ".chalice"
+    shutil.copytree(CHALICE_DIR, chalice_dir)
+    group_vars = tmp_path / "all.yml"
+    group_vars.write_text("order_pipeline_cancellation_window_hours: 48\n")
+    cloudformation = deployed.client("cloudformation")
+
+    stage_config.configure_stage(cloudformation, "prod", chalice_dir, group_vars=group_vars)
+
+    config = json.loads((chalice_dir / "config.json").read_text())
+    assert config["stages"]["prod"]["environment_variables"]["CANCELLATION_WINDOW_HOURS"] == "48"
+    group_vars.write_text("order_pipeline_cancellation_window_hours: a day\n")
+    with pytest.raises(stage_config.StageConfigError, match="cancellation_window_hours"):
+        stage_config.configure_stage(cloudformation, "prod", chalice_dir, group_vars=group_vars)

@@ -419,3 +419,16 @@ def test_the_api_web_acl_logs_to_our_key_without_credentials(packaged: dict[str,
     assert group["RetentionInDays"] > 0
     redacted = {field["SingleHeader"]["Name"] for field in logging["Properties"]["RedactedFields"]}
     assert {"authorization", "x-amz-security-token"} <= redacted
+
+
+def test_the_notifications_function_paces_by_its_triggers_concurrency(
+    packaged: dict[str, Any],
+) -> None:
+    """The packaged function's environment carries the parameter that sets its trigger."""
+    functions = of_type(packaged, "AWS::Serverless::Function")
+    properties = functions["CustomerCommunications"]["Properties"]
+    [source] = properties["Events"].values()
+    concurrency = {"Ref": "NotificationsMaximumConcurrency"}
+    assert source["Properties"]["ScalingConfig"]["MaximumConcurrency"] == concurrency
+    variables = properties["Environment"]["Variables"]
+    assert variables["NOTIFICATIONS_MAXIMUM_CONCURRENCY"] == concurrency

@@ -599,3 +599,29 @@ def test_the_account_wide_api_gateway_logging_role_outlives_the_stack_and_can_be
         "true",
         "false",
     ]
+
+
+def test_the_web_hosts_may_read_and_decrypt_both_secure_strings_on_our_key(
+    all_templates: dict[str, Template],
+) -> None:
+    """deploy.sequence puts the web secret key and the link key on alias/order-pipeline: the
+    instance role reads both parameters and decrypts with our key (its key policy delegates
+    to IAM)."""
+    role = of_type(all_templates["web-fleet"], "AWS::IAM::Role")["InstanceRole"]
+    statements = [
+        statement
+        for policy in role["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    reads = [
+        str(resource)
+        for statement in statements
+        if "ssm:GetParameter" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    ]
+    assert any("/web/secret-key" in resource for resource in reads)
+    assert any("/order-links/key" in resource for resource in reads)
+    assert any(
+        "kms:Decrypt" in as_list(statement["Action"]) and is_our_key(statement["Resource"])
+        for statement in statements
+    )

@@ -1,6 +1,7 @@
 """chalicelib/pacing.py: the notifications trigger's concurrency and each environment's pace
 follow the SES send rate, so that together they never exceed it."""
 
+import json
 import threading
 
 import pytest
@@ -12,6 +13,7 @@ from chalicelib.pacing import (
     paced_batch_seconds,
     rate_per_environment,
 )
+from tests import ROOT
 
 
 @pytest.mark.parametrize(
@@ -96,3 +98,35 @@ def test_a_paced_batch_fits_in_the_functions_timeout_even_in_the_sandbox() -> No
     sandbox = 1.0
     assert paced_batch_seconds(sandbox, notifications.batch_size) == 18
     assert paced_batch_seconds(sandbox, notifications.batch_size) < FUNCTION_TIMEOUT_SECONDS
+    # The packaged template's default concurrency (3), each environment paced to 1/3 a second.
+    template = json.loads((ROOT / "chalice_app" / "merge-template.json").read_text())
+    packaged = template["Parameters"]["NotificationsMaximumConcurrency"]["Default"]
+    assert paced_batch_seconds(sandbox, notifications.batch_size, packaged) == 27
+    assert paced_batch_seconds(sandbox, notifications.batch_size, packaged) < (
+        FUNCTION_TIMEOUT_SECONDS
+    )
+
+
+@pytest.mark.parametrize(("send_rate", "concurrency"), [(1, 3), (1, 2), (14, 3), (14, 10)])
+def test_each_environment_paces_by_the_concurrency_it_runs_under(
+    send_rate: float, concurrency: int
+) -> None:
+    """The packaged template's NotificationsMaximumConcurrency (default 3) in the sandbox (1 a
+    second): three environments at 1/3 each, not at the 1/2 that two would need."""
+    pacer = email_pacer(send_rate, concurrency)
+    assert pacer is not None
+    assert pacer.per_second * concurrency == pytest.approx(send_rate)
+    assert paced_batch_seconds(send_rate, 10, concurrency) == pytest.approx(
+        9 * concurrency / send_rate
+    )
+
+
+def test_one_default_ses_rate() -> None:
+    from chalicelib import pacing
+    from deploy import batch_failures
+    from local_stack.__main__ import parse_arguments
+    from local_stack.aws_limits import Limits
+
+    assert batch_failures.DEFAULT_SES_SEND_RATE is pacing.DEFAULT_SES_SEND_RATE
+    assert Limits().ses_send_rate == pacing.DEFAULT_SES_SEND_RATE
+    assert parse_arguments([]).ses_rate == pacing.DEFAULT_SES_SEND_RATE

@@ -53,3 +53,28 @@ def test_the_ses_send_rate_is_a_setting_unset_meaning_unpaced(
 def test_a_bad_ses_send_rate_fails_at_start_naming_the_variable(value: str) -> None:
     with pytest.raises(SettingsError, match="SES_MAX_SEND_RATE"):
         Settings.from_env({**REQUIRED, "SES_MAX_SEND_RATE": value})
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, None), ("3", 3), ("40", 40)])
+def test_the_notifications_concurrency_is_a_setting_unset_meaning_what_the_rate_needs(
+    value: str | None, expected: int | None
+) -> None:
+    environ = {**REQUIRED, "NOTIFICATIONS_MAXIMUM_CONCURRENCY": value or ""}
+    assert Settings.from_env(environ).notifications_maximum_concurrency == expected
+
+
+@pytest.mark.parametrize("value", ["1", "three", "2.5"])
+def test_a_bad_notifications_concurrency_fails_at_start(value: str) -> None:
+    # SQS event sources take a MaximumConcurrency of 2 at least.
+    with pytest.raises(SettingsError, match="NOTIFICATIONS_MAXIMUM_CONCURRENCY"):
+        Settings.from_env({**REQUIRED, "NOTIFICATIONS_MAXIMUM_CONCURRENCY": value})
+
+
+def test_both_tiers_default_to_the_contracts_cancellation_window() -> None:
+    from order_contracts.cancellation import DEFAULT_CANCELLATION_WINDOW_HOURS
+    from order_web.settings import WebSettings
+
+    assert Settings.from_env(REQUIRED).cancellation_window_hours == (
+        DEFAULT_CANCELLATION_WINDOW_HOURS
+    )
+    assert WebSettings.cancellation_window_hours == DEFAULT_CANCELLATION_WINDOW_HOURS
