@@ -130,10 +130,16 @@ def _version() -> str:
 
 
 def _web_tier_data(endpoint: str) -> None:
-    """What the stacks hold that a host reads: the secret parameter, a catalog."""
+    """What the stacks hold that a host reads: the secret parameters, a catalog."""
     _client(endpoint, "ssm").put_parameter(
         Name=f"/order-pipeline/{STAGE}/web/secret-key",
         Value="boot-test-secret",
+        Type="SecureString",
+    )
+    # The key the emails' links are signed with: the host checks them (order_web's role).
+    _client(endpoint, "ssm").put_parameter(
+        Name=f"/order-pipeline/{STAGE}/order-links/key",
+        Value="boot-test-link-key",
         Type="SecureString",
     )
     table = (

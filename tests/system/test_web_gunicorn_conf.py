@@ -54,6 +54,7 @@ def gunicorn(
         "AWS_ENDPOINT_URL": endpoint,
         "ORDER_WEB_ENV": "production",
         "SECRET_KEY": "test-only-secret",
+        "ORDER_LINK_KEY": "test-only-link-key",  # production refuses to start without it
         "ORDER_INTAKE_TOPIC_ARN": provisioned.topic_arns["order-intake"],
         "INVENTORY_TABLE": "inventory",
         "ORDERS_TABLE": "orders",
