@@ -131,8 +131,9 @@ def _cold_section(cold: dict[str, Any]) -> list[str]:
         f"{cold['app']['import_app_ms_median']:.0f} ms; by package (self ms): "
         + ", ".join(f"{k} {v:g}" for k, v in cold["app"]["self_ms_by_package"].items()),
         "",
-        "Cold start is import plus first invocation; the floor is a fresh interpreter's "
-        "`import boto3` plus building the same clients against the same endpoint. Medians of "
+        "Cold start is import plus first invocation, of our code as the bundle ships it (with "
+        "its compiled bytecode); the floor is a fresh interpreter's `import boto3` plus "
+        "building the same clients against the same endpoint. Medians of "
         f"{_rounds(cold)} rounds, each handler's run followed by its floor's; the ratio is on "
         "CPU time (the load of other processes moves wall time more), wall time beside it.",
         "",
