@@ -59,6 +59,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--import-runs", type=int, default=5, help="cold start: fresh interpreters for import"
     )
     parser.add_argument(
+        "--cold-rounds",
+        type=int,
+        default=5,
+        help="cold start: rounds, each a fresh interpreter per handler and one per its floor",
+    )
+    parser.add_argument(
         "--no-package",
         action="store_true",
         help="cold start: skip `chalice package` (it downloads wheels on its first run)",
@@ -73,6 +79,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         arguments.e2e_orders = min(arguments.e2e_orders, 30)
         arguments.e2e_rate = max(arguments.e2e_rate, 10.0)
         arguments.import_runs = min(arguments.import_runs, 2)
+        arguments.cold_rounds = min(arguments.cold_rounds, 2)
     return arguments
 
 
@@ -147,7 +154,7 @@ def _cold(arguments: argparse.Namespace, progress: Callable[[str], None]) -> dic
 
     results = {
         "app": app_import(arguments.import_runs, progress),
-        "handlers": handlers_first_invocation(progress),
+        "handlers": handlers_first_invocation(progress, arguments.cold_rounds),
     }
     if not arguments.no_package:
         results["package"] = package_size(progress)

@@ -8,17 +8,22 @@ policies and the API's web ACL.
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from deploy.bytecode import add_bytecode
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / "chalice_app"
 MERGE_TEMPLATE = CHALICE_DIR / "merge-template.json"
 
 
 def package(output_dir: Path, stage: str = "dev") -> Path:
-    """Run chalice package with the merge template; return the SAM template's path."""
+    """Run chalice package with the merge template, add compiled bytecode to its bundle
+    (deploy/bytecode.py: a cold start then compiles nothing); return the SAM template's path."""
     environment = {
         **os.environ,
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
@@ -38,7 +43,21 @@ def package(output_dir: Path, stage: str = "dev") -> Path:
         env=environment,
         check=True,
     )
-    return output_dir / "sam.json"
+    template = output_dir / "sam.json"
+    for runtime in runtimes(json.loads(template.read_text())):
+        add_bytecode(output_dir / "deployment.zip", runtime)
+    return template
+
+
+def runtimes(template: dict[str, Any]) -> set[str]:
+    """The Lambda runtimes of the template's functions (Chalice sets one for all)."""
+    found = {
+        str(resource.get("Properties", {}).get("Runtime"))
+        for resource in template.get("Resources", {}).values()
+        if resource.get("Type") in ("AWS::Serverless::Function", "AWS::Lambda::Function")
+    }
+    globals_runtime = template.get("Globals", {}).get("Function", {}).get("Runtime")
+    return {runtime for runtime in found | {str(globals_runtime)} if runtime != "None"}
 
 
 def main() -> None:

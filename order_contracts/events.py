@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import (
     AwareDatetime,
+    ConfigDict,
     Field,
     StrictInt,
     StringConstraints,
@@ -207,7 +208,8 @@ AnyEvent = (
     OrderPlaced | OrderReserved | OrderRejected | OrderBilled | OrderConfirmed | OrderCancelled
 )
 OrderEvent = Annotated[AnyEvent, Field(discriminator="event_type")]
-_EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(OrderEvent)
+# Built on the first parse, as the models are (ContractModel's defer_build).
+_EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(OrderEvent, config=ConfigDict(defer_build=True))
 
 
 def parse_event(raw: str | bytes) -> AnyEvent:

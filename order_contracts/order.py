@@ -67,7 +67,9 @@ Money = Annotated[Decimal, Field(gt=0, max_digits=14, allow_inf_nan=False)]
 class ContractModel(BaseModel):
     """Base of every contract: unknown fields are errors and values never change after parsing."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built on its first use, not at import, so a Lambda
+    # function's cold start builds only the contracts that function validates or builds.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class OrderLine(ContractModel):

@@ -24,7 +24,7 @@ import pytest
 
 from chalicelib.access import ROUTES, Permission, policy_document
 from chalicelib.gateway_errors import GATEWAY_ERRORS
-from deploy.package import package
+from deploy.package import package, runtimes
 from deploy.stage_config import EVENT_FUNCTIONS
 from order_contracts import error_body
 from tests import ROOT
@@ -138,6 +138,24 @@ def test_the_shared_contract_is_in_the_deployment_package(sam_json: Path) -> Non
     assert "order_contracts/order.py" in names
     assert "chalicelib/reservation.py" in names
     assert "app.py" in names
+
+
+def test_the_bundle_carries_each_modules_bytecode_for_its_runtime(
+    sam_json: Path, packaged: dict[str, Any]
+) -> None:
+    """/var/task is read-only: without the bundle's .pyc files each cold start compiles them."""
+    names = set(zipfile.ZipFile(sam_json.with_name("deployment.zip")).namelist())
+    runtime = next(iter(runtimes(packaged)))
+    tag = "cpython-" + runtime.removeprefix("python").replace(".", "")
+    for module in (
+        "app.py",
+        "chalicelib/consumers.py",
+        "order_contracts/events.py",
+        "pydantic/main.py",
+    ):
+        folder, _, name = module.rpartition("/")
+        cached = f"{folder}/__pycache__/{name[:-3]}.{tag}.pyc".lstrip("/")
+        assert cached in names, cached
 
 
 def _policy_documents(template: dict[str, Any]) -> list[dict[str, Any]]:

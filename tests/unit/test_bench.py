@@ -10,7 +10,7 @@ import json
 import pytest
 
 from bench.__main__ import _without_only, parse_arguments
-from bench.cold_start import by_distribution, import_total_ms, parse_importtime
+from bench.cold_start import by_distribution, import_total_ms, parse_importtime, summarise
 from bench.cost import (
     PRICES_FILE,
     DynamoItem,
@@ -188,8 +188,12 @@ def test_cold_start_table_sets_each_handler_beside_its_floor() -> None:
         "second_ms": 8.0,
         "clients_built": ["s3"],
         "cold_ms": 300.0,
+        "cold_cpu_ms": 240.0,
         "floor_ms": 250.0,
+        "floor_cpu_ms": 200.0,
         "ratio_to_floor": 1.2,
+        "ratio_to_floor_wall": 1.2,
+        "rounds": 5,
     }
     results = {
         "started_at": "2026-11-30T10:00:00Z",
@@ -203,9 +207,36 @@ def test_cold_start_table_sets_each_handler_beside_its_floor() -> None:
     table = markdown(results)
 
     assert "## Cold start" in table
-    assert "| `put_order` | 20 | 280 | 8 | s3 | 300 | 250 | 1.20x |" in table
+    assert "Medians of 5 rounds" in table
+    assert "| `put_order` | 20 | 280 | 8 | s3 | 240 (300) | 200 (250) | 1.20x (1.20x) |" in table
     assert "## Pipeline" not in table
     assert "## Web tier" not in table
+
+
+def test_cold_start_ratio_is_of_medians_over_the_rounds() -> None:
+    def run(import_ms: float, first_ms: float, floor_ms: float) -> dict[str, object]:
+        return {
+            "import_ms": import_ms,
+            "import_cpu_ms": import_ms / 2,
+            "first_ms": first_ms,
+            "first_cpu_ms": first_ms / 2,
+            "second_ms": 5.0,
+            "floor_ms": floor_ms,
+            "floor_cpu_ms": floor_ms / 2,
+            "clients_built": ["s3"],
+            "modules_imported_by_first": 100,
+        }
+
+    # The middle round is the median of each figure; the outlier round moves none of them.
+    figures = summarise([run(20, 280, 250), run(30, 900, 900), run(10, 270, 240)])
+
+    assert figures["cold_ms"] == 300
+    assert figures["cold_cpu_ms"] == 150
+    assert figures["floor_ms"] == 250
+    assert figures["ratio_to_floor"] == 1.2
+    assert figures["ratio_to_floor_wall"] == 1.2
+    assert figures["rounds"] == 3
+    assert figures["clients_built"] == ["s3"]
 
 
 def test_quick_shortens_every_part() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 
 from chalicelib.adapters import shard
 from chalicelib.adapters.in_flight import (
@@ -49,7 +49,10 @@ _BATCH_GET_LIMIT = 100
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-_rejection_reasons: TypeAdapter[list[RejectionReason]] = TypeAdapter(list[RejectionReason])
+# Built on first use, as the contract models are (their defer_build).
+_rejection_reasons: TypeAdapter[list[RejectionReason]] = TypeAdapter(
+    list[RejectionReason], config=ConfigDict(defer_build=True)
+)
 
 
 def _to_item(values: dict[str, Any]) -> dict[str, Any]:
