@@ -216,9 +216,27 @@ def flash_report(snapshot: Snapshot, plan: FlashPlan) -> dict[str, Any]:
         "floor_seconds": round(floor, 2),
         "drain_to_floor": round(drain / floor, 3) if floor else None,
         "emails_per_second": round(len(outcome_times) / drain, 2) if drain else None,
+        # The drain in two parts: the wait for the first email (the pipeline's latency), then
+        # the rate from the first email to the last (where SES's pacing should show).
+        "first_email_s": round(min(outcome_times, default=0.0), 2),
+        "emails_per_second_after_first": _rate_after_first(outcome_times),
+        "emails_by_10_s": _per_interval(outcome_times, 10.0),
         "confirmed_p50_s": round(statistics.median(latencies), 2) if latencies else None,
         "confirmed_p95_s": round(percentile(latencies, 0.95), 2) if latencies else None,
     }
+
+
+def _rate_after_first(times: Sequence[float]) -> float | None:
+    span = max(times, default=0.0) - min(times, default=0.0)
+    return round((len(times) - 1) / span, 2) if span > 0 else None
+
+
+def _per_interval(times: Sequence[float], seconds: float) -> list[int]:
+    """How many of times fall in each interval of that many seconds from 0."""
+    counts = [0] * (int(max(times, default=0.0) // seconds) + 1 if times else 0)
+    for at in times:
+        counts[int(at // seconds)] += 1
+    return counts
 
 
 def _rejection_reasons(snapshot: Snapshot) -> Counter[str]:
