@@ -17,6 +17,7 @@ p95 (the order's own history), and what the model refused, by code. The counting
 Python over the snapshot (`flash_report`), unit-tested; the sale itself is `flash_sale`.
 """
 
+import multiprocessing
 import re
 import statistics
 import tempfile
@@ -24,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -274,12 +275,18 @@ def flash_sale(plan: FlashPlan, progress: Callable[[str], None]) -> dict[str, An
     with tempfile.TemporaryDirectory() as directory:
         progress(f"starting the local stack with the limits model (SES {plan.ses_rate:g}/s)")
         ports = Ports(aws=0, api=0, web=0, dashboard=0)
-        with local_stack(ports, Path(directory), limits=model) as urls:
+        with local_stack(ports, Path(directory), limits=model) as urls, _shoppers() as shoppers:
             _seed(plan)
             account = boto3.client("sts").get_caller_identity()["Account"]
+            doors = Doors.of(urls)
+            progress(f"offering {plan.orders} orders over {plan.seconds:g} s through both doors")
             started = time.monotonic()
             with _watching_outbox(account, urls.region, started) as outbox:
-                placed, refused = _place_all(plan, urls, started, progress)
+                placed, refused = shoppers.submit(place_all, plan, doors, started).result()
+                progress(
+                    f"  {len(placed)} accepted in {time.monotonic() - started:.1f} s, "
+                    f"{refused} refused"
+                )
                 _wait_until_drained(placed, outbox, plan, progress)
                 snapshot = _snapshot(plan, placed, outbox.sent())
     figures = flash_report(snapshot, plan)
@@ -307,29 +314,46 @@ def _seed(plan: FlashPlan) -> None:
     time.sleep(2.5)
 
 
-def _place_all(
-    plan: FlashPlan, urls: Any, started: float, progress: Callable[[str], None]
-) -> tuple[list[Placed], int]:
-    """Offer every order on schedule (open loop), each through its door; return the accepted
-    ones and how many a door refused."""
+@dataclass(frozen=True)
+class Doors:
+    """Where the two doors answer, and the API caller's credentials (for the shoppers' process)."""
+
+    api: str
+    api_credentials: Mapping[str, Any]
+    region: str
+    storefront: str
+
+    @classmethod
+    def of(cls, urls: Any) -> "Doors":
+        caller = urls.api_callers["order-integrator"]
+        return cls(urls.api, dict(caller), urls.region, urls.storefront)
+
+
+@contextmanager
+def _shoppers() -> Iterator[ProcessPoolExecutor]:
+    """A process of its own for the shoppers: the local stack's handlers, moto and order API
+    share one interpreter (one GIL), and the load must not take its CPU from them. Spawned, not
+    forked (the stack's threads hold locks), and running before the clock starts."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as process:
+        process.submit(int).result()
+        yield process
+
+
+def place_all(plan: FlashPlan, doors: Doors, started: float) -> tuple[list[Placed], int]:
+    """Offer every order on schedule from `started` (time.monotonic, one clock for every
+    process), open loop, each through its door; return the accepted ones and how many a door
+    refused."""
     from local_stack.api_client import ApiCredentials, SignedApiClient
 
-    api = SignedApiClient(
-        urls.api, ApiCredentials.of(urls.api_callers["order-integrator"]), urls.region
-    )
+    api = SignedApiClient(doors.api, ApiCredentials.of(doors.api_credentials), doors.region)
     interval = plan.seconds / plan.orders
-    progress(f"offering {plan.orders} orders over {plan.seconds:g} s through both doors")
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="shopper") as pool:
         futures = []
         for n in range(plan.orders):
             time.sleep(max(0.0, started + n * interval - time.monotonic()))
-            futures.append(pool.submit(_place_one, plan, n, api, urls.storefront))
+            futures.append(pool.submit(_place_one, plan, n, api, doors.storefront))
         results = [future.result() for future in futures]
     placed = [p for p in results if p is not None]
-    progress(
-        f"  {len(placed)} accepted in {time.monotonic() - started:.1f} s, "
-        f"{len(results) - len(placed)} refused"
-    )
     return placed, len(results) - len(placed)
 
 

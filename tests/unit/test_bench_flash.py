@@ -100,6 +100,9 @@ def test_a_clean_sale_counts_zero_faults_and_meets_the_target() -> None:
     # Four emails at 2 a second: a floor of 2 s; the last went 2.2 s after the first order.
     assert (figures["drain_seconds"], figures["floor_seconds"]) == (2.2, 2.0)
     assert figures["drain_to_floor"] == pytest.approx(1.1)
+    assert figures["first_email_s"] == 0.5
+    assert figures["emails_per_second_after_first"] == pytest.approx(3 / 1.7, abs=0.01)
+    assert figures["emails_by_10_s"] == [4]
     # RECEIVED to CONFIRMED: 2, 4 and 6 s.
     assert (figures["confirmed_p50_s"], figures["confirmed_p95_s"]) == (4.0, 6.0)
     assert target_met(figures)
