@@ -48,7 +48,7 @@ class FlashPlan:
 
     orders: int = 600
     seconds: float = 30.0
-    ses_rate: float = 5.0
+    ses_rate: float = 2.0
     scarce_stock: int = 50
     scarce_sku: str = "FLASH-LANTERN"
     ample_skus: tuple[str, ...] = ("FLASH-TEA", "FLASH-MUG")

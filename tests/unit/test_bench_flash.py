@@ -173,7 +173,7 @@ def test_the_plan_offers_every_door_and_sku_pair_and_the_scarce_sku_is_scarce() 
     demand = sum(1 for _, sku in offers if sku == plan.scarce_sku)
     assert plan.initial_stock()[plan.scarce_sku] == 50 < demand
     assert all(plan.initial_stock()[sku] >= 600 for sku in plan.ample_skus)
-    assert plan.floor_seconds(600) == 120
+    assert plan.floor_seconds(600) == 300  # 2 emails a second
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -183,7 +183,7 @@ def test_percentile_is_nearest_rank() -> None:
 
 def test_flash_options_and_quick() -> None:
     default = parse_arguments(["--only", "flash"])
-    assert (default.flash_orders, default.flash_seconds, default.flash_ses_rate) == (600, 30, 5)
+    assert (default.flash_orders, default.flash_seconds, default.flash_ses_rate) == (600, 30, 2)
     assert default.flash_scarce_stock == 50  # a quarter of the 200 orders that want it
     quick = parse_arguments(["--only", "flash", "--quick"])
     assert (quick.flash_orders, quick.flash_seconds, quick.flash_scarce_stock) == (60, 6, 5)
