@@ -30,8 +30,10 @@ def notifications_concurrency(send_rate: float) -> int:
     return max(MINIMUM_CONCURRENCY, min(MAXIMUM_CONCURRENCY, needed))
 
 
-def rate_per_environment(send_rate: float) -> float:
-    return send_rate / notifications_concurrency(send_rate)
+def rate_per_environment(send_rate: float, concurrency: int | None = None) -> float:
+    """What one environment may send a second, with `concurrency` environments at once (by
+    default, what the rate needs: notifications_concurrency)."""
+    return send_rate / (concurrency or notifications_concurrency(send_rate))
 
 
 @dataclass
@@ -65,19 +67,21 @@ class Pacer:
         self._next.at = due + interval
 
 
-def burst_per_environment(send_rate: float) -> int:
+def burst_per_environment(send_rate: float, concurrency: int | None = None) -> int:
     """How many sends one environment may make at once after falling behind its schedule: its
     whole sends of one second. All environments together then hold at most one second of the
     account's rate (the model's SES bucket, local_stack/aws_limits.py), so catching up stays
     within the quota; below one send a second each, none (1)."""
-    return max(1, math.floor(rate_per_environment(send_rate)))
+    return max(1, math.floor(rate_per_environment(send_rate, concurrency)))
 
 
-def email_pacer(send_rate: float | None) -> Pacer | None:
-    """The pacer of one notifications environment; None when no rate is set (unpaced)."""
+def email_pacer(send_rate: float | None, concurrency: int | None = None) -> Pacer | None:
+    """The pacer of one notifications environment of `concurrency` (the trigger's
+    MaximumConcurrency); None when no rate is set (unpaced)."""
     if not send_rate:
         return None
-    return Pacer(rate_per_environment(send_rate), burst=burst_per_environment(send_rate))
+    per_second = rate_per_environment(send_rate, concurrency)
+    return Pacer(per_second, burst=burst_per_environment(send_rate, concurrency))
 
 
 def paced_batch_seconds(send_rate: float, batch_size: int) -> float:
