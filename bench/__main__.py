@@ -1,5 +1,6 @@
 """Benchmarks: web tier throughput, AWS requests and cost per order, cold start, end to end,
-and the capacity model (AWS's documented limits in orders per second).
+the capacity model (AWS's documented limits in orders per second), and a flash sale on the
+local stack with the AWS limits model on.
 
 Prints the figures as it goes and writes results.json, results.md and web-latency.png to
 --out. Nothing here is asserted by a test: the figures move with the machine's load.
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-PARTS = ("web", "pipeline", "cold", "e2e", "capacity")
+PARTS = ("web", "pipeline", "cold", "e2e", "capacity", "flash")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,6 +57,25 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="end to end: orders placed per second (keep it under the local stack's capacity)",
     )
     parser.add_argument(
+        "--flash-orders", type=int, default=600, help="flash sale: orders offered (both doors)"
+    )
+    parser.add_argument(
+        "--flash-seconds", type=float, default=30.0, help="flash sale: the window they come in"
+    )
+    parser.add_argument(
+        "--flash-ses-rate",
+        type=float,
+        default=2.0,
+        help="flash sale: the modelled SES send rate (emails/s); keep it under the local "
+        "stack's own throughput (about 3 orders/s through a 600-order sale on 2 busy cores) "
+        "so that SES binds",
+    )
+    parser.add_argument(
+        "--flash-scarce-stock",
+        type=int,
+        help="flash sale: stock of the scarce SKU (default: a quarter of its demand)",
+    )
+    parser.add_argument(
         "--import-runs", type=int, default=5, help="cold start: fresh interpreters for import"
     )
     parser.add_argument(
@@ -80,6 +100,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         arguments.e2e_rate = max(arguments.e2e_rate, 10.0)
         arguments.import_runs = min(arguments.import_runs, 2)
         arguments.cold_rounds = min(arguments.cold_rounds, 2)
+        arguments.flash_orders = min(arguments.flash_orders, 60)
+        arguments.flash_seconds = min(arguments.flash_seconds, 6.0)
+    if arguments.flash_scarce_stock is None:
+        # A third of the orders want the scarce SKU; it has a quarter of that.
+        arguments.flash_scarce_stock = max(1, arguments.flash_orders // 12)
     return arguments
 
 
@@ -174,12 +199,26 @@ def _capacity(arguments: argparse.Namespace, progress: Callable[[str], None]) ->
     return capacity(progress)
 
 
+def _flash(arguments: argparse.Namespace, progress: Callable[[str], None]) -> dict[str, Any]:
+    from bench.flash import FlashPlan, flash_sale
+
+    plan = FlashPlan(
+        orders=arguments.flash_orders,
+        seconds=arguments.flash_seconds,
+        ses_rate=arguments.flash_ses_rate,
+        scarce_stock=arguments.flash_scarce_stock,
+    )
+    return flash_sale(plan, progress)
+
+
 _TITLES = {
     "web": "order form posts/s and latency through gunicorn against offered load, and /healthz",
     "pipeline": "AWS requests, handler time and cost per order through every handler",
     "cold": "import of app.py, each handler's cold start beside its boto3 floor, package size",
     "e2e": "order placed to email sent on the local stack",
     "capacity": "each hop's documented AWS limit in orders/s, and which one binds",
+    "flash": "a flash sale through both doors with the AWS limits model: lost, oversold, "
+    "emailed twice, dead-lettered, drain time against the SES floor",
 }
 _RUNNERS: dict[str, Callable[[argparse.Namespace, Callable[[str], None]], dict[str, Any]]] = {
     "web": _web,
@@ -187,6 +226,7 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace, Callable[[str], None]], dict[s
     "cold": _cold,
     "e2e": _e2e,
     "capacity": _capacity,
+    "flash": _flash,
 }
 
 

@@ -191,12 +191,46 @@ def _capacity_section(capacity: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _flash_section(flash: dict[str, Any]) -> list[str]:
+    verdict = "met" if flash["target_met"] else "**not met**"
+    lines = [
+        f"## Flash sale (local stack, AWS limits model, SES {flash['ses_rate']:g}/s)",
+        "",
+        f"{flash['offered']} orders offered in {flash['offered_seconds']:g} s through both doors "
+        f"({', '.join(f'{door} {n}' for door, n in flash['placed_by_door'].items())} accepted, "
+        f"{flash['refused_at_door']} refused); outcomes: "
+        + ", ".join(f"{status} {n}" for status, n in flash["statuses"].items())
+        + f". Target (0 lost, oversold, emailed twice, dead-lettered; drain within 1.2x the "
+        f"SES floor): {verdict}.",
+        "",
+        "| Lost | Oversold | Emailed twice | Not emailed | Dead letters | Drain s | Floor s "
+        "| Drain / floor | Emails/s | To CONFIRMED p50 / p95 s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| {flash['lost']} | {flash['oversold']} | {flash['emailed_twice']} | "
+        f"{flash['not_emailed']} | {flash['dead_letters']} | {flash['drain_seconds']:.1f} | "
+        f"{flash['floor_seconds']:.1f} | {flash['drain_to_floor'] or 0:.2f}x | "
+        f"{flash['emails_per_second'] or 0:.2f} | "
+        f"{flash['confirmed_p50_s'] or 0:.1f} / {flash['confirmed_p95_s'] or 0:.1f} |",
+        "",
+        "| SKU | Initial stock | Reserved | Oversold | Final stock |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for sku, stock in flash["stock"].items():
+        lines.append(
+            f"| {sku} | {stock['initial']} | {stock['reserved']} | {stock['oversold']} | "
+            f"{stock['final']} |"
+        )
+    refused = ", ".join(f"{code} {n}" for code, n in flash["model_refused"].items()) or "none"
+    return [*lines, "", f"Refused by the limits model: {refused}.", ""]
+
+
 _SECTIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "web": _web_section,
     "pipeline": _pipeline_section,
     "cold": _cold_section,
     "e2e": _e2e_section,
     "capacity": _capacity_section,
+    "flash": _flash_section,
 }
 
 

@@ -17,9 +17,11 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,7 +159,9 @@ def local_stack(
         running.enter_context(simulating(_mailbox_simulator(account, region)))
 
         running.enter_context(
-            _every(WATCHDOG_INTERVAL_SECONDS, _scheduled(module, "watch_stuck_orders"))
+            _every(
+                WATCHDOG_INTERVAL_SECONDS, _scheduled(module, "watch_stuck_orders", account, region)
+            )
         )
 
         step("Starting the web tier under gunicorn")
@@ -242,12 +246,31 @@ def _functions_log(path: Path, verbose: bool) -> Iterator[None]:
         terminal.setLevel(levels[1])
 
 
-def _scheduled(module: Any, name: str) -> Callable[[], None]:
+def scheduled_event(account: str, region: str, rule: str, at: datetime) -> dict[str, Any]:
+    """The event EventBridge sends a scheduled rule's target, every field of it (Chalice's
+    CloudWatchEvent reads them all): https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-scheduled.html"""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{account}:rule/{rule}"],
+        "detail": {},
+    }
+
+
+def _scheduled(module: Any, name: str, account: str, region: str) -> Callable[[], None]:
     """Invoke a scheduled function of app.py as EventBridge would, with a Lambda context."""
     from chalice.local import LambdaContext
 
-    event = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
-    return lambda: getattr(module, name)(event, LambdaContext(name, 512))
+    def invoke() -> None:
+        event = scheduled_event(account, region, f"order-pipeline-{name}", datetime.now(UTC))
+        getattr(module, name)(event, LambdaContext(name, 512))
+
+    return invoke
 
 
 @contextmanager

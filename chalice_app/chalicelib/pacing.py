@@ -45,30 +45,50 @@ def rate_per_environment(send_rate: float, concurrency: int | None = None) -> fl
 
 @dataclass
 class Pacer:
-    """At most `per_second` calls of wait() a second in each thread, evenly spaced.
+    """At most `per_second` calls of wait() a second in each thread, on a steady schedule.
 
     Per thread: on Lambda a container runs one invocation at a time, and the local stack runs
     each poller of an event source (an execution environment) in a thread of its own.
+
+    The schedule is kept, not restarted at each call: a call that comes late (the work between
+    two sends took longer than the interval) leaves the next ones due at once until the thread
+    is back on schedule, so a slow email does not lower the rate for good. `burst` bounds that:
+    the schedule never lags now by more than burst - 1 intervals, so a thread never sends more
+    than `burst` at once (a token bucket of `burst` sends, full at the start). With burst 1
+    each call waits a whole interval after the previous one, however late that was.
     """
 
     per_second: float
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    burst: int = 1
     _next: threading.local = field(default_factory=threading.local, repr=False)
 
     def wait(self) -> None:
+        interval = 1 / self.per_second
         now = self.clock()
-        due: float | None = getattr(self._next, "at", None)
-        if due is not None and now < due:
+        earliest = now - (self.burst - 1) * interval  # what the thread may bank, at most
+        due = max(getattr(self._next, "at", earliest), earliest)
+        if now < due:
             self.sleep(due - now)
-            now = due
-        self._next.at = now + 1 / self.per_second
+        self._next.at = due + interval
+
+
+def burst_per_environment(send_rate: float, concurrency: int | None = None) -> int:
+    """How many sends one environment may make at once after falling behind its schedule: its
+    whole sends of one second. All environments together then hold at most one second of the
+    account's rate (the model's SES bucket, local_stack/aws_limits.py), so catching up stays
+    within the quota; below one send a second each, none (1)."""
+    return max(1, math.floor(rate_per_environment(send_rate, concurrency)))
 
 
 def email_pacer(send_rate: float | None, concurrency: int | None = None) -> Pacer | None:
     """The pacer of one notifications environment of `concurrency` (the trigger's
     MaximumConcurrency); None when no rate is set (unpaced)."""
-    return Pacer(rate_per_environment(send_rate, concurrency)) if send_rate else None
+    if not send_rate:
+        return None
+    per_second = rate_per_environment(send_rate, concurrency)
+    return Pacer(per_second, burst=burst_per_environment(send_rate, concurrency))
 
 
 def paced_batch_seconds(send_rate: float, batch_size: int, concurrency: int | None = None) -> float:

@@ -8,6 +8,7 @@ import pytest
 
 from chalicelib.pacing import (
     Pacer,
+    burst_per_environment,
     email_pacer,
     notifications_concurrency,
     paced_batch_seconds,
@@ -74,11 +75,69 @@ def test_each_thread_is_an_environment_of_its_own() -> None:
     assert waits == []  # the other thread's first call does not wait for this one's
 
 
+def paced_times(pacer: Pacer, clock: Clock, work: list[float]) -> list[float]:
+    """When each of len(work) sends goes, with work[n] seconds of work after the nth."""
+    times = []
+    for seconds in work:
+        pacer.wait()
+        times.append(clock.now)
+        clock.now += seconds
+    return times
+
+
+def test_a_late_send_is_caught_up_within_the_burst_and_the_schedule_resumes() -> None:
+    clock = Clock()
+    pacer = Pacer(4, clock, clock.sleep, burst=2)
+    # Full at the start: two at once. Then one slow email (0.6 s of work): it missed the slots
+    # at 0.75 and 1.0; one is made up at once (the burst's bound), then every 0.25 s again.
+    times = paced_times(pacer, clock, [0, 0, 0, 0.6, 0, 0, 0])
+    assert times == pytest.approx([0, 0, 0.25, 0.5, 1.1, 1.1, 1.35])
+
+
+def test_variable_work_under_the_interval_on_average_keeps_the_rate_with_a_burst() -> None:
+    """Work of 0.05 s and 0.4 s in turn, against an interval of 0.25 s: 0.225 s on average."""
+    work = [0.05, 0.4] * 40
+    restarted = paced_times(Pacer(4, (c1 := Clock()), c1.sleep), c1, work)
+    kept = paced_times(Pacer(4, (c2 := Clock()), c2.sleep, burst=2), c2, work)
+    # Restarting the interval after each late send loses the time: 0.325 s a send, not 0.25.
+    assert (len(work) - 1) / restarted[-1] == pytest.approx(1 / 0.325, rel=0.02)
+    assert (len(work) - 1) / kept[-1] == pytest.approx(4, rel=0.02)
+
+
+@pytest.mark.parametrize("burst", [1, 2, 4])
+def test_a_pacer_never_exceeds_its_rate_by_more_than_its_burst(burst: int) -> None:
+    import random
+
+    clock = Clock()
+    draw = random.Random(15)
+    times = paced_times(
+        Pacer(4, clock, clock.sleep, burst=burst),
+        clock,
+        [draw.choice([0, 0.1, 0.6, 1.5]) for _ in range(300)],
+    )
+    for first, start in enumerate(times):
+        for last in range(first, len(times)):
+            sent = last - first + 1
+            assert sent <= burst + 4 * (times[last] - start) + 1e-9
+
+
+@pytest.mark.parametrize("send_rate", [2, 5, 14, 50, 200])
+def test_the_environments_bursts_together_stay_within_one_second_of_the_rate(
+    send_rate: float,
+) -> None:
+    assert burst_per_environment(send_rate) * notifications_concurrency(send_rate) <= send_rate
+
+
+def test_below_one_email_a_second_an_environment_never_bursts() -> None:
+    assert burst_per_environment(1) == 1  # the sandbox: two environments at 0.5 a second
+
+
 def test_no_rate_no_pacing() -> None:
     assert email_pacer(None) is None
     pacer = email_pacer(14)
     assert pacer is not None
     assert pacer.per_second == pytest.approx(14 / 3)  # three environments share 14 a second
+    assert pacer.burst == 4
 
 
 def test_a_paced_batch_fits_in_the_functions_timeout_even_in_the_sandbox() -> None:
