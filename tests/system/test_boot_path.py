@@ -76,17 +76,6 @@ class Instance:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-@pytest.fixture(scope="module")
-def progress(request: pytest.FixtureRequest) -> nspawn.Progress:
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-
-    def say(message: str) -> None:
-        with capture.global_and_fixture_disabled():
-            print(f"\n==> {message}", end="", flush=True)
-
-    return say
-
-
 def _client(endpoint: str, name: str) -> Any:
     return boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION

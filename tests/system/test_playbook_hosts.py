@@ -109,18 +109,6 @@ def _wheel_version() -> str:
 
 
 @pytest.fixture(scope="module")
-def progress(request: pytest.FixtureRequest) -> nspawn.Progress:
-    """Print through pytest's capture: the first image build takes a minute or more."""
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-
-    def say(message: str) -> None:
-        with capture.global_and_fixture_disabled():
-            print(f"\n==> {message}", end="", flush=True)
-
-    return say
-
-
-@pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory, progress: nspawn.Progress) -> Iterator[Host]:
     missing = nspawn.have_tools()
     assert not missing, f"missing {missing}: `make test` installs them (SYSTEM_PACKAGES)"
